@@ -1,0 +1,3 @@
+from cgmand.cli import entry
+
+entry()

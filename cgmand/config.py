@@ -1,0 +1,306 @@
+"""Read /etc/cgman/*.toml into a DesiredState.
+
+``parse(text, source)`` is pure and returns a ``Fragment`` for one file;
+``merge(fragments)`` combines the files of a drop-in directory in lexical
+order; ``load(directory)`` does the reading. Every problem is collected and
+reported together, each naming the file, the TOML key path, what was found and
+what was expected. A configuration with any problem is rejected whole.
+"""
+
+from __future__ import annotations
+
+import difflib
+import grp
+import os
+import pwd
+import re
+import sys
+from dataclasses import dataclass, field
+from typing import Any, Dict, List, Optional, Set, Tuple
+
+from cgmand import knobs
+from cgmand.errors import ConfigError, ConfigErrors
+from cgmand.model import (
+    DesiredState,
+    GroupSpec,
+    ManagerSpec,
+    Ownership,
+    Perm,
+    validate_group_name,
+    validate_root,
+)
+from cgmand.values import ValueProblem, show
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - exercised on Python 3.9/3.10 only
+    import tomli as tomllib
+
+TOP_LEVEL = ("group", "manager")
+MANAGER_KEYS = ("root", "systemd_unit")
+PERM_KEYS = {"admin": ("uid", "gid", "dperm", "fperm"), "task": ("uid", "gid", "fperm")}
+
+
+@dataclass
+class Fragment:
+    """What one file contributes."""
+
+    source: str
+    groups: List[GroupSpec] = field(default_factory=list)
+    manager: Dict[str, Any] = field(default_factory=dict)
+    errors: List[ConfigError] = field(default_factory=list)
+
+
+def load(directory: str) -> DesiredState:
+    """Read every *.toml file of ``directory`` in lexical order."""
+    if not os.path.isdir(directory):
+        raise ConfigErrors([ConfigError(f"configuration directory {directory} does not exist",
+                                        reference="config-dir-missing")])
+    names = sorted(n for n in os.listdir(directory) if n.endswith(".toml") and not n.startswith("."))
+    fragments = []
+    for name in names:
+        path = os.path.join(directory, name)
+        if not os.path.isfile(path):
+            continue
+        try:
+            with open(path, "rb") as handle:
+                data = handle.read()
+        except OSError as err:
+            fragments.append(Fragment(path, errors=[ConfigError(
+                f"cannot read the file: {err.strerror}", source=path, reference="config-unreadable")]))
+            continue
+        fragments.append(parse(data, path))
+    return merge(fragments)
+
+
+def parse(data: "bytes | str", source: str) -> Fragment:
+    """Parse one file's text. Never raises for bad content: errors go in the fragment."""
+    fragment = Fragment(source)
+    try:
+        text = data.decode("utf-8") if isinstance(data, bytes) else data
+        document = tomllib.loads(text)
+    except UnicodeDecodeError as err:
+        fragment.errors.append(ConfigError(f"not UTF-8 text ({err.reason} at byte {err.start})",
+                                           source=source, reference="toml-invalid"))
+        return fragment
+    except tomllib.TOMLDecodeError as err:
+        fragment.errors.append(ConfigError(f"invalid TOML: {err}", source=source, reference="toml-invalid"))
+        return fragment
+    for key, value in document.items():
+        if key == "group":
+            _parse_groups(value, fragment)
+        elif key == "manager":
+            _parse_manager(value, fragment)
+        else:
+            fragment.errors.append(_unknown(key, TOP_LEVEL, source, key, "table"))
+    return fragment
+
+
+def merge(fragments: List[Fragment]) -> DesiredState:
+    """Combine files in order: a group may be defined once; later manager keys win."""
+    errors: List[ConfigError] = []
+    groups: Dict[str, GroupSpec] = {}
+    manager: Dict[str, Any] = {}
+    for fragment in fragments:
+        errors.extend(fragment.errors)
+        manager.update(fragment.manager)
+        for group in fragment.groups:
+            first = groups.get(group.name)
+            if first is not None:
+                errors.append(ConfigError(
+                    f"group is defined in two files: {first.source} and {group.source}",
+                    source=group.source, key=_group_key(group.name), reference="group-duplicate",
+                    hint="define each group in one file"))
+                continue
+            groups[group.name] = group
+    if errors:
+        raise ConfigErrors(errors)
+    spec = ManagerSpec(root_set="root" in manager, **manager)
+    return DesiredState(spec, groups, tuple(f.source for f in fragments))
+
+
+def _group_key(name: str) -> str:
+    return f'group."{name}"'
+
+
+def _unknown(key: str, known, source: str, path: str, what: str) -> ConfigError:
+    close = difflib.get_close_matches(key, list(known), n=1)
+    hint = f'did you mean "{close[0]}"?' if close else "expected one of " + ", ".join(known)
+    return ConfigError(f'unknown {what} "{key}"', source=source, key=path, hint=hint,
+                       reference="key-unknown")
+
+
+def _parse_manager(table: Any, fragment: Fragment) -> None:
+    if not isinstance(table, dict):
+        fragment.errors.append(ConfigError(f"expected a table; found {show(table)}",
+                                           source=fragment.source, key="manager"))
+        return
+    for key, value in table.items():
+        path = f"manager.{key}"
+        try:
+            if key == "root":
+                fragment.manager["root"] = validate_root(value)
+            elif key == "systemd_unit":
+                if not isinstance(value, str) or not re.fullmatch(r"[A-Za-z0-9:_.@\\-]+\.service", value):
+                    raise ValueError('expected a service unit name such as "cgman-groups.service"')
+                fragment.manager["systemd_unit"] = value
+            else:
+                fragment.errors.append(_unknown(key, MANAGER_KEYS, fragment.source, path, "key"))
+        except ValueError as err:
+            fragment.errors.append(ConfigError(f"{err}; found {show(value)}", source=fragment.source,
+                                               key=path, reference="value-invalid"))
+
+
+def _parse_groups(table: Any, fragment: Fragment) -> None:
+    if not isinstance(table, dict):
+        fragment.errors.append(ConfigError(f'expected tables such as [group."web"]; found {show(table)}',
+                                           source=fragment.source, key="group"))
+        return
+    seen: Dict[str, str] = {}
+    for raw_name, body in table.items():
+        path = _group_key(raw_name)
+        try:
+            name = validate_group_name(raw_name)
+        except ValueError as err:
+            fragment.errors.append(ConfigError(f"invalid group name: {err}", source=fragment.source,
+                                               key=path, reference="group-name-invalid"))
+            continue
+        if name in seen:  # "web" and "/web" in one file
+            fragment.errors.append(ConfigError(f'same group as group."{seen[name]}"',
+                                               source=fragment.source, key=path,
+                                               reference="group-duplicate"))
+            continue
+        seen[name] = raw_name
+        group = _parse_group(name, body, path, fragment)
+        if group is not None:
+            fragment.groups.append(group)
+
+
+def _parse_group(name: str, body: Any, path: str, fragment: Fragment) -> Optional[GroupSpec]:
+    if not isinstance(body, dict):
+        fragment.errors.append(ConfigError(f"expected a table of knobs; found {show(body)}",
+                                           source=fragment.source, key=path))
+        return None
+    errors_before = len(fragment.errors)
+    settings: Dict[str, Any] = {}
+    controllers: Set[str] = set()
+    perm = None
+    for key, value in body.items():
+        if key == "perm":
+            perm = _parse_perm(value, f"{path}.perm", fragment)
+        elif isinstance(value, dict) and not value:
+            _controller_request(key, path, controllers, fragment)
+        else:
+            for knob, leaf in _flatten(key, value):
+                _parse_knob(knob, leaf, path, settings, fragment)
+    _check_spellings(settings, path, fragment)
+    if len(fragment.errors) > errors_before:
+        return None
+    return GroupSpec(name, settings, frozenset(controllers), perm, fragment.source)
+
+
+def _flatten(key: str, value: Any) -> List[Tuple[str, Any]]:
+    """TOML dotted keys arrive nested: {"memory": {"swap": {"max": 1}}} -> memory.swap.max."""
+    if isinstance(value, dict) and value:
+        return [pair for sub, leaf in value.items() for pair in _flatten(f"{key}.{sub}", leaf)]
+    return [(key, value)]
+
+
+def _controller_request(key: str, path: str, controllers: Set[str], fragment: Fragment) -> None:
+    canonical = knobs.CONTROLLER_ALIASES.get(key)
+    if canonical is None:
+        fragment.errors.append(_unknown(key, sorted(knobs.CONTROLLER_ALIASES), fragment.source,
+                                        f"{path}.{key}", "controller"))
+    else:
+        controllers.add(canonical)
+
+
+def _parse_knob(key: str, raw: Any, path: str, settings: Dict[str, Any], fragment: Fragment) -> None:
+    where = f"{path}.{key}"
+    found = knobs.lookup(key)
+    if found is None:
+        if key in knobs.REFUSED:
+            fragment.errors.append(ConfigError(f"{key} is not supported: {knobs.REFUSED[key]}",
+                                               source=fragment.source, key=where,
+                                               reference="knob-unsupported"))
+            return
+        close = knobs.suggest(key)
+        fragment.errors.append(ConfigError(
+            f'unknown knob "{key}"', source=fragment.source, key=where, reference="knob-unknown",
+            hint=f'did you mean "{close}"?' if close else "see docs/config.md for the knobs cgman knows"))
+        return
+    _concept, _version, vtype = found
+    try:
+        settings[key] = vtype.parse(raw)
+    except ValueProblem as problem:
+        fragment.errors.append(ConfigError(str(problem), source=fragment.source, key=where,
+                                           reference="value-invalid"))
+
+
+def _check_spellings(settings: Dict[str, Any], path: str, fragment: Fragment) -> None:
+    """Two spellings of one concept (cpu.shares and cpu.weight) would fight: refuse."""
+    by_concept: Dict[str, List[Tuple[str, int]]] = {}
+    for key in settings:
+        concept, version, _ = knobs.lookup(key)
+        by_concept.setdefault(concept.name, []).append((key, version))
+    for name, spelled in by_concept.items():
+        if len({version for _, version in spelled}) > 1:
+            keys = " and ".join(key for key, _ in spelled)
+            fragment.errors.append(ConfigError(
+                f"{keys} set the same thing ({name}); keep one spelling", source=fragment.source,
+                key=path, reference="knob-conflict"))
+
+
+def _parse_perm(raw: Any, path: str, fragment: Fragment) -> Optional[Perm]:
+    if not isinstance(raw, dict):
+        fragment.errors.append(ConfigError(f"expected a table with admin and/or task; found {show(raw)}",
+                                           source=fragment.source, key=path))
+        return None
+    parts: Dict[str, Ownership] = {}
+    for section, body in raw.items():
+        where = f"{path}.{section}"
+        if section not in PERM_KEYS:
+            fragment.errors.append(_unknown(section, PERM_KEYS, fragment.source, where, "key"))
+        elif not isinstance(body, dict):
+            fragment.errors.append(ConfigError(f"expected a table such as {{ uid = \"root\" }}; "
+                                               f"found {show(body)}", source=fragment.source, key=where))
+        else:
+            parts[section] = _parse_ownership(body, section, where, fragment)
+    return Perm(**parts)
+
+
+def _parse_ownership(body: Dict[str, Any], section: str, path: str, fragment: Fragment) -> Ownership:
+    fields: Dict[str, Optional[int]] = {}
+    for key, value in body.items():
+        where = f"{path}.{key}"
+        if key not in PERM_KEYS[section]:
+            fragment.errors.append(_unknown(key, PERM_KEYS[section], fragment.source, where, "key"))
+            continue
+        try:
+            fields[key] = _mode(value) if key.endswith("perm") else _id(key, value)
+        except ValueError as err:
+            fragment.errors.append(ConfigError(str(err), source=fragment.source, key=where,
+                                               reference="value-invalid"))
+    return Ownership(**fields)
+
+
+def _mode(value: Any) -> int:
+    # TOML cannot tell 0o664 from 436, so modes are strings, read as octal like chmod.
+    if isinstance(value, str) and re.fullmatch(r"0?[0-7]{3,4}", value):
+        return int(value, 8)
+    raise ValueError(f'expected an octal mode as a string, such as "0664"; found {show(value)}')
+
+
+def _id(kind: str, value: Any) -> int:
+    """uid/gid from a number or a name, resolved now (names never change per write)."""
+    what = "user" if kind == "uid" else "group"
+    if isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 2**32 - 1:
+        return value
+    if isinstance(value, str) and value.isdigit():
+        return int(value)
+    if isinstance(value, str) and value:
+        try:
+            return pwd.getpwnam(value).pw_uid if kind == "uid" else grp.getgrnam(value).gr_gid
+        except KeyError:
+            raise ValueError(f'unknown {what} "{value}"') from None
+    raise ValueError(f"expected a {what} name or number; found {show(value)}")

@@ -1,0 +1,212 @@
+"""The host model: which cgroup hierarchies are mounted, where, with which controllers.
+
+Built by pure functions from the text of /proc/self/mountinfo, the cgroup2
+root's cgroup.controllers and what systemd says (the I/O that gathers them is
+in kernel/hostinfo.py). Never assumes /sys/fs/cgroup: old cgconfig setups
+mount /cgroup/<ctrl> (research/systemd-v2.md §5).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, replace
+from typing import Dict, FrozenSet, List, Optional, Tuple
+
+from cgmand.errors import HostError
+from cgmand.hierarchy.flavour import Flavour, flavour_of
+from cgmand.knobs import CONTROLLERS
+
+V1_NAMES = {ctl.v1: name for name, ctl in CONTROLLERS.items() if ctl.v1}
+# v1 hierarchies systemd creates unit cgroups in (CGROUP_DELEGATION.md); the
+# others (cpuset, freezer, net_cls, ...) are "up for grabs" and cgman creates
+# the delegated unit's path there itself.
+SYSTEMD_V1_MANAGED = frozenset({"cpu", "cpuacct", "io", "memory", "devices", "pids"})
+
+
+@dataclass(frozen=True)
+class Mount:
+    """One cgroup line of mountinfo."""
+
+    dev: str  # major:minor, identifies the hierarchy
+    root: str  # path inside the hierarchy that is mounted
+    mount_point: str
+    fstype: str  # "cgroup" or "cgroup2"
+    super_options: Tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Hierarchy:
+    version: int
+    mount_point: str
+    root: str
+    controllers: FrozenSet[str]  # canonical names (blkio is "io")
+    name: Optional[str] = None  # v1 named hierarchy, e.g. "systemd"
+
+    @property
+    def key(self) -> str:
+        """Stable identity for state and messages: "unified", "cpu,cpuacct", "name=systemd"."""
+        if self.version == 2:
+            return "unified"
+        if self.name:
+            return f"name={self.name}"
+        return ",".join(sorted(CONTROLLERS[c].v1 or c for c in self.controllers))
+
+    @property
+    def flavour(self) -> Flavour:
+        return flavour_of(self.version)
+
+    def path(self, cgroup: str) -> str:
+        """Filesystem path of a cgroup path (relative to this mount)."""
+        return self.mount_point if cgroup == "/" else self.mount_point + cgroup
+
+
+@dataclass(frozen=True)
+class Systemd:
+    """What systemd told us about the delegated unit (None fields: unknown)."""
+
+    unit: str
+    control_group: str  # "" when the unit is not running
+    delegate: bool
+
+
+@dataclass(frozen=True)
+class Host:
+    hierarchies: Tuple[Hierarchy, ...]
+    base: str  # cgroup path below which cgman's groups live
+    page_size: int = 4096
+    systemd: Optional[Systemd] = None
+    delegated_controllers: Optional[FrozenSet[str]] = None  # v2 under systemd: base's cgroup.controllers
+    warnings: Tuple[str, ...] = field(default=())
+
+    @property
+    def unified(self) -> Optional[Hierarchy]:
+        return next((h for h in self.hierarchies if h.version == 2), None)
+
+    @property
+    def layout(self) -> str:
+        v1 = [h for h in self.hierarchies if h.version == 1 and h.controllers]
+        if self.unified is None:
+            return "legacy"
+        if not v1:
+            return "unified"
+        return "mixed" if self.unified.controllers else "hybrid"
+
+    def home(self, controller: str) -> Optional[Hierarchy]:
+        """The hierarchy that serves a canonical controller, or None if none does."""
+        for hierarchy in self.hierarchies:
+            if hierarchy.version == 1 and controller in hierarchy.controllers:
+                return hierarchy
+        unified = self.unified
+        ctl = CONTROLLERS[controller]
+        if unified is not None and (ctl.v2 in unified.controllers or (ctl.v2 is None and not ctl.v2_refusal)):
+            return unified
+        return None
+
+    def mirrors(self) -> Tuple[Hierarchy, ...]:
+        """Hierarchies every group exists in, whatever its controllers.
+
+        The cgroup2 mount always (on hybrid hosts it gives cgroup.events, kill,
+        freeze and PSI, as systemd does); and systemd's name=systemd tracking
+        hierarchy when systemd is PID 1, or systemd moves processes back
+        (research/systemd-v2.md §1.8).
+        """
+        out = [h for h in self.hierarchies if h.version == 2]
+        if self.systemd is not None:
+            out += [h for h in self.hierarchies if h.name == "systemd"]
+        return tuple(out)
+
+    def describe(self) -> Dict[str, object]:
+        return {
+            "layout": self.layout,
+            "base": self.base,
+            "systemd": None if self.systemd is None else {
+                "unit": self.systemd.unit, "control_group": self.systemd.control_group},
+            "hierarchies": [
+                {"key": h.key, "version": h.version, "mount_point": h.mount_point,
+                 "controllers": sorted(h.controllers)}
+                for h in self.hierarchies
+            ],
+        }
+
+
+def _unescape(text: str) -> str:
+    # mountinfo escapes space, tab, newline and backslash as \040 \011 \012 \134.
+    out, i = [], 0
+    while i < len(text):
+        code = text[i + 1:i + 4]
+        if text[i] == "\\" and len(code) == 3 and all(c in "01234567" for c in code):
+            out.append(chr(int(code, 8)))
+            i += 4
+        else:
+            out.append(text[i])
+            i += 1
+    return "".join(out)
+
+
+def parse_mountinfo(text: str) -> List[Mount]:
+    """The cgroup and cgroup2 mounts, one per hierarchy (bind mounts deduplicated)."""
+    mounts: Dict[str, Mount] = {}
+    for line in text.splitlines():
+        left, sep, right = line.partition(" - ")
+        if not sep:
+            continue
+        fields, tail = left.split(), right.split()
+        if len(fields) < 6 or len(tail) < 3 or tail[0] not in ("cgroup", "cgroup2"):
+            continue
+        mount = Mount(fields[2], _unescape(fields[3]), _unescape(fields[4]), tail[0],
+                      tuple(tail[2].split(",")))
+        known = mounts.get(mount.dev)
+        # Keep the mount of the hierarchy's own root when a subtree is bind-mounted too.
+        if known is None or (known.root != "/" and mount.root == "/"):
+            mounts[mount.dev] = mount
+    return list(mounts.values())
+
+
+def to_hierarchy(mount: Mount, v2_controllers: str = "") -> Optional[Hierarchy]:
+    if mount.fstype == "cgroup2":
+        names = frozenset(v2_controllers.split())
+        return Hierarchy(2, mount.mount_point, mount.root, names)
+    controllers = frozenset(V1_NAMES[o] for o in mount.super_options if o in V1_NAMES)
+    name = next((o[5:] for o in mount.super_options if o.startswith("name=")), None)
+    if not controllers and not name:
+        return None
+    return Hierarchy(1, mount.mount_point, mount.root, controllers, name)
+
+
+def rebase(mounts: List[Mount], cgroup_root: Optional[str]) -> List[Mount]:
+    """Move the mount points under ``cgroup_root`` (for fake trees and odd layouts).
+
+    The cgroup mount points share a parent (normally /sys/fs/cgroup; a single
+    cgroup2 mount is its own); --cgroup-root replaces that directory.
+    """
+    if not cgroup_root or not mounts:
+        return mounts
+    points = [m.mount_point for m in mounts]
+    common = points[0] if len(points) == 1 else os.path.commonpath(points)
+    return [replace(m, mount_point=os.path.normpath(cgroup_root + "/" + os.path.relpath(m.mount_point, common)))
+            for m in mounts]
+
+
+def build(hierarchies: List[Hierarchy], base: str, *, page_size: int = 4096,
+          systemd: Optional[Systemd] = None, delegated: Optional[FrozenSet[str]] = None,
+          root_set: bool = False) -> Host:
+    """Assemble the host model; refuse hosts cgman cannot manage."""
+    if not hierarchies:
+        raise HostError("no cgroup hierarchy is mounted (no cgroup or cgroup2 line in mountinfo)",
+                        reference="no-cgroupfs", hint="mount cgroup2 on /sys/fs/cgroup")
+    warnings = []
+    if systemd is not None:
+        if not systemd.control_group:
+            raise HostError(
+                f"systemd is PID 1 but {systemd.unit} is not running; cgman writes only below the "
+                "cgroup systemd delegated to it", reference="delegated-unit-missing",
+                hint=f"install cgman's units from systemd/ and run: systemctl start {systemd.unit}")
+        if not systemd.delegate:
+            raise HostError(f"{systemd.unit} runs in {systemd.control_group} but has no Delegate=yes; "
+                            "cgman will not write into a cgroup systemd manages",
+                            reference="delegated-unit-not-delegated",
+                            hint="use the unit file shipped in systemd/, which sets Delegate=yes")
+        if root_set:
+            warnings.append(f"manager.root is ignored under systemd: groups live below {systemd.control_group}")
+        base = systemd.control_group
+    return Host(tuple(hierarchies), base, page_size, systemd, delegated, tuple(warnings))

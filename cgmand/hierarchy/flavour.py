@@ -1,0 +1,44 @@
+"""Everything that differs between a cgroup v1 and a cgroup v2 hierarchy, in one place.
+
+(Knob names and value conversions live in the knob table, knobs.py.)
+Sources: Documentation/admin-guide/cgroup-v2.rst, cgroup-v1/*.rst, and
+research/systemd-v2.md §3.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Tuple
+
+
+@dataclass(frozen=True)
+class Flavour:
+    version: int
+    # v2: a parent enables controllers for its children in cgroup.subtree_control,
+    # top-down, and only while it holds no processes ("no internal processes").
+    subtree_control: bool
+    # v1: a child's cpuset must be a subset of its parent's and its CFS quota may
+    # not exceed the parent's, so widening goes top-down and narrowing bottom-up.
+    constrains_children: bool
+    # v1: a new cpuset cgroup starts with empty cpus/mems and refuses tasks
+    # (ENOSPC) until both are set; v2 treats empty as "inherit".
+    fills_cpuset: bool
+    # Files the perm.task owner gets: on v1 cgconfig chowns "tasks"; cgman adds
+    # cgroup.procs so whole processes can be moved. On v2 libcgroup gives task
+    # perms no meaning; cgman chowns cgroup.procs/threads, which the kernel's
+    # delegation model uses (moving still needs write access to the common ancestor).
+    task_files: Tuple[str, ...]
+    memory_limit: str  # the hard limit: below current use, v2 OOM-kills and v1 fails EBUSY
+    memory_usage: str  # current memory use, in bytes
+    # Where "is anything still running in this subtree" can be read in one file.
+    populated_file: str  # "" when the version has none (v1: walk cgroup.procs)
+
+
+V1 = Flavour(1, False, True, True, ("tasks", "cgroup.procs"), "memory.limit_in_bytes",
+             "memory.usage_in_bytes", "")
+V2 = Flavour(2, True, False, False, ("cgroup.procs", "cgroup.threads"), "memory.max",
+             "memory.current", "cgroup.events")
+
+
+def flavour_of(version: int) -> Flavour:
+    return V2 if version == 2 else V1

@@ -1,0 +1,197 @@
+"""Lay the desired groups out on the host's hierarchies.
+
+``build(desired, host)`` turns each group's keys into kernel files per
+hierarchy (through the knob table), adds the ancestors every cgroup needs, and
+works out which v2 controllers each cgroup must get from its parent. A key the
+host cannot honour is a configuration error naming the file and key; nothing is
+dropped silently.
+
+Pure module: no I/O.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Dict, FrozenSet, List, Optional, Set, Tuple
+
+from cgmand import knobs
+from cgmand.errors import ConfigError, ConfigErrors
+from cgmand.hierarchy import SYSTEMD_V1_MANAGED, Hierarchy, Host
+from cgmand.knobs import CONTROLLERS, FileSetting
+from cgmand.model import DesiredState, GroupSpec, Perm, ancestors, join, parent_of
+from cgmand.values import CpuList
+
+ANCESTOR, BASE, IMPLICIT, GROUP = "ancestor", "base", "implicit", "group"
+EXACT, ADD, NONE = "exact", "add", "none"  # how cgman may write a node's subtree_control
+
+
+@dataclass
+class Node:
+    path: str  # cgroup path in the hierarchy
+    kind: str  # ANCESTOR (above the base), BASE, IMPLICIT (between base and a group) or GROUP
+    group: Optional[str] = None  # name of the declared group
+    settings: List[FileSetting] = field(default_factory=list)
+    own: Set[str] = field(default_factory=set)  # v2 controllers its own files need
+    needs: Set[str] = field(default_factory=set)  # own plus what its descendants need
+    children: List[str] = field(default_factory=list)
+    perm: Optional[Perm] = None
+    may_create: bool = True
+    subtree: str = NONE
+
+    @property
+    def owned(self) -> bool:
+        """Base and below belong to cgman; ancestors belong to whoever made them."""
+        return self.kind != ANCESTOR
+
+
+@dataclass
+class Target:
+    """The desired cgroups of one hierarchy, parents before children."""
+
+    hierarchy: Hierarchy
+    nodes: Dict[str, Node]
+
+    def subtree_control(self, node: Node) -> FrozenSet[str]:
+        return frozenset(c for child in node.children for c in self.nodes[child].needs)
+
+
+@dataclass
+class Layout:
+    host: Host
+    targets: List[Target]
+
+    def target(self, key: str) -> Optional[Target]:
+        return next((t for t in self.targets if t.hierarchy.key == key), None)
+
+
+def build(desired: DesiredState, host: Host) -> Layout:
+    errors: List[ConfigError] = []
+    placed: Dict[str, Dict[str, Node]] = {h.key: {} for h in host.hierarchies}
+    for group in desired.groups.values():
+        _place_group(group, host, placed, errors)
+    if errors:
+        raise ConfigErrors(errors)
+    targets = []
+    for hierarchy in sorted(host.hierarchies, key=lambda h: "cpuset" not in h.controllers):
+        nodes = placed[hierarchy.key]
+        if nodes:
+            targets.append(_complete(hierarchy, nodes, host))
+    return Layout(host, targets)
+
+
+def _place_group(group: GroupSpec, host: Host, placed: Dict[str, Dict[str, Node]],
+                 errors: List[ConfigError]) -> None:
+    files: Dict[str, List[FileSetting]] = {}
+    v2_needs: Set[str] = set()
+    ctx = knobs.Context(host.page_size, group.settings)
+    where = f'group."{group.name}"'
+
+    def fail(key: str, reason: str, hint: Optional[str] = None) -> None:
+        errors.append(ConfigError(reason, source=group.source, key=f"{where}.{key}" if key else where,
+                                  hint=hint, reference="knob-unmappable"))
+
+    def home_of(controller: str, key: str) -> Optional[Hierarchy]:
+        home = host.home(controller)
+        ctl = CONTROLLERS[controller]
+        if home is None:
+            fail(key, f"the {controller} controller is not available on this host"
+                 + (f" ({ctl.v2_refusal})" if ctl.v2_refusal else ""))
+            return None
+        if home.version == 2 and ctl.v2 and host.delegated_controllers is not None \
+                and ctl.v2 not in host.delegated_controllers:
+            fail(key, f"the {ctl.v2} controller is not delegated to "
+                 f"{host.systemd.unit if host.systemd else 'cgman'}",
+                 "set Delegate=yes on the unit; systemd does not delegate hugetlb, rdma or misc")
+            return None
+        if home.version == 2 and ctl.v2:
+            v2_needs.add(ctl.v2)
+        files.setdefault(home.key, [])
+        return home
+
+    for concept, keys in _by_concept(group).items():
+        home = home_of(concept.controller, next(iter(keys)))
+        if home is None:
+            continue
+        try:
+            files[home.key].extend(concept.translate(keys, home.version, ctx))
+        except knobs.Untranslatable as refusal:
+            fail(refusal.key, f"cannot be honoured on this host: {refusal.reason}", refusal.hint)
+    for controller in sorted(group.controllers):
+        home_of(controller, controller)
+    for mirror in host.mirrors():
+        files.setdefault(mirror.key, [])
+    if not files:
+        fail("", "the group names no controller, and this host has no cgroup2 hierarchy to hold "
+             "it", "add a controller table such as cpu = {}")
+    path = join(host.base, group.name)
+    for key, settings in files.items():
+        hierarchy = next(h for h in host.hierarchies if h.key == key)
+        own = v2_needs if hierarchy.version == 2 else set()
+        placed[key][path] = Node(path, GROUP, group.name, sorted(settings, key=lambda s: s.order),
+                                 set(own), perm=group.perm)
+
+
+def _by_concept(group: GroupSpec) -> Dict[knobs.Concept, Dict[str, object]]:
+    out: Dict[str, Tuple[knobs.Concept, Dict[str, object]]] = {}
+    for key, value in group.settings.items():
+        concept, _version, _vtype = knobs.lookup(key)
+        out.setdefault(concept.name, (concept, {}))[1][key] = value
+    return {concept: keys for concept, keys in out.values()}
+
+
+def _complete(hierarchy: Hierarchy, groups: Dict[str, Node], host: Host) -> Target:
+    """Add every ancestor, link children, compute needs and write policies."""
+    nodes: Dict[str, Node] = {}
+    for path in sorted(set(groups) | {a for p in groups for a in ancestors(p)}, key=_sort_key):
+        node = groups.get(path) or Node(path, _kind_of(path, host.base))
+        node.may_create, node.subtree = _policy(hierarchy, node, host)
+        nodes[path] = node
+        if path != "/":
+            nodes[parent_of(path)].children.append(path)
+    for node in sorted(nodes.values(), key=lambda n: -n.path.count("/")):
+        node.needs = set(node.own).union(*(nodes[c].needs for c in node.children))
+    if hierarchy.flavour.fills_cpuset and "cpuset" in hierarchy.controllers:
+        _inherit_cpusets(nodes)
+    return Target(hierarchy, nodes)
+
+
+def _sort_key(path: str) -> Tuple[int, str]:
+    return (0 if path == "/" else path.count("/"), path)
+
+
+def _kind_of(path: str, base: str) -> str:
+    if path == "/":  # the root cgroup is everyone's, even with manager.root = "/"
+        return ANCESTOR
+    if path == base:
+        return BASE
+    if base == "/" or path.startswith(base + "/"):
+        return IMPLICIT
+    return ANCESTOR
+
+
+def _policy(hierarchy: Hierarchy, node: Node, host: Host) -> Tuple[bool, str]:
+    """May cgman create this cgroup, and how may it write its subtree_control?"""
+    systemd_owned = host.systemd is not None and (
+        hierarchy.version == 2 or hierarchy.name == "systemd"
+        or bool(hierarchy.controllers & SYSTEMD_V1_MANAGED))
+    if node.kind == ANCESTOR or (node.kind == BASE and host.systemd is not None):
+        may_create = node.path != "/" and not systemd_owned
+    else:
+        may_create = True
+    if not hierarchy.flavour.subtree_control:
+        return may_create, NONE
+    if node.owned:
+        return may_create, EXACT
+    # Above the base: add what cgman's tree needs, never remove (other managers
+    # may rely on it); under systemd never write at all (the unit's Delegate= does).
+    return may_create, NONE if host.systemd is not None else ADD
+
+
+def _inherit_cpusets(nodes: Dict[str, Node]) -> None:
+    """v1 cpusets start empty and refuse tasks: fill unset cpus/mems from the parent."""
+    for node in nodes.values():  # the root too: its values are what the first level copies
+        have = {s.file for s in node.settings}
+        for order, file in enumerate(("cpuset.cpus", "cpuset.mems")):
+            if file not in have:
+                node.settings.insert(order, FileSetting(file, None, CpuList(), "(from parent)", order,
+                                                        inherit=True))

@@ -1,0 +1,67 @@
+"""Gather the facts the host model is built from: mountinfo, cgroup.controllers, systemd."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from typing import FrozenSet, Optional
+
+from cgmand.errors import HostError, KernelError
+from cgmand.hierarchy import Host, Systemd, build, parse_mountinfo, rebase, to_hierarchy
+from cgmand.kernel.cgroupfs import CgroupFS
+from cgmand.model import ManagerSpec
+from cgmand.roots import Roots
+
+
+def _read_text(path: str) -> str:
+    try:
+        with open(path, encoding="utf-8", errors="replace") as handle:
+            return handle.read()
+    except OSError as err:
+        raise HostError(f"cannot read {path}: {err.strerror}", reference="host-unreadable") from err
+
+
+def systemd_is_pid1(run_root: str) -> bool:
+    """sd_booted(3): systemd created /run/systemd/system."""
+    return os.path.isdir(os.path.join(run_root, "systemd", "system"))
+
+
+def ask_systemd(unit: str) -> Systemd:
+    """ControlGroup and Delegate of the payload unit, from systemctl (public API)."""
+    systemctl = shutil.which("systemctl")
+    if systemctl is None:
+        raise HostError("systemd is PID 1 but systemctl is not on PATH", reference="systemctl-missing")
+    try:
+        done = subprocess.run([systemctl, "show", "--property=ControlGroup", "--property=Delegate", unit],
+                              capture_output=True, text=True, timeout=15, check=False)
+    except (OSError, subprocess.TimeoutExpired) as err:
+        raise HostError(f"cannot ask systemd about {unit}: {err}", reference="systemctl-failed") from err
+    props = dict(line.split("=", 1) for line in done.stdout.splitlines() if "=" in line)
+    if done.returncode != 0 and not props:
+        raise HostError(f"systemctl show {unit} failed: {done.stderr.strip()}", reference="systemctl-failed")
+    return Systemd(unit, props.get("ControlGroup", ""), props.get("Delegate", "no") == "yes")
+
+
+def detect(manager: ManagerSpec, roots: Roots) -> Host:
+    """The host model for this system (or the fake tree the roots point at)."""
+    mountinfo = _read_text(os.path.join(roots.proc_root, "self", "mountinfo"))
+    hierarchies = []
+    for mount in rebase(parse_mountinfo(mountinfo), roots.cgroup_root):
+        controllers = ""
+        if mount.fstype == "cgroup2":
+            controllers = _read_text(os.path.join(mount.mount_point, "cgroup.controllers"))
+        hierarchy = to_hierarchy(mount, controllers)
+        if hierarchy is not None:
+            hierarchies.append(hierarchy)
+    systemd = ask_systemd(manager.systemd_unit) if systemd_is_pid1(roots.run_root) else None
+    delegated: Optional[FrozenSet[str]] = None
+    unified = next((h for h in hierarchies if h.version == 2), None)
+    if systemd is not None and systemd.control_group and unified is not None:
+        try:
+            delegated = frozenset(CgroupFS(unified).read(systemd.control_group, "cgroup.controllers").split())
+        except KernelError as err:
+            raise HostError(f"{systemd.unit}'s cgroup {systemd.control_group} is not readable: "
+                            f"{err.message}", reference="delegated-unit-missing") from err
+    return build(hierarchies, manager.root, page_size=os.sysconf("SC_PAGE_SIZE"), systemd=systemd,
+                 delegated=delegated, root_set=manager.root_set)

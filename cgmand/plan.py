@@ -1,0 +1,339 @@
+"""The planner: (layout, observed state, created-record) -> ordered actions.
+
+Pure. The order follows DESIGN.md §4 and the kernel rules behind it:
+
+* pass A, top-down: mkdir, cpuset, limits that widen, ownership, then the
+  cgroup's own ``+controller`` write (one write per cgroup, so the tokens apply
+  all or none) before its children are touched;
+* pass B, bottom-up: cgroups that left the config are removed (deepest
+  first), limits that narrow are written, unused controllers are disabled.
+
+On a v1 hierarchy a child's cpuset and CFS quota must fit its parent's, so
+widening goes top-down and narrowing bottom-up; a cpuset that changes to an
+unrelated set is widened to the union first. Within one cgroup the write order
+of the knob table applies (memsw before limit when raising, after when
+lowering). v2 bounds nothing, so everything goes top-down.
+
+Facts that are only needed for some actions (are there processes in this
+cgroup? how much memory does it use?) are not read up front: such actions
+carry a ``Guard`` that reconcile.py checks before showing or running them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import Dict, FrozenSet, List, Mapping, Optional, Set, Tuple
+
+from cgmand.hierarchy.layout import ADD, EXACT, Layout, Node, Target
+from cgmand.knobs import FileSetting
+from cgmand.model import parent_of
+from cgmand.values import LOWER, MAX, NEITHER, NEUTRAL, ValueProblem
+
+MKDIR, WRITE, ENABLE, DISABLE, RMDIR, CHOWN = "mkdir", "write", "enable", "disable", "rmdir", "chown"
+NO_PROCESSES, MEMORY_BELOW, REMOVABLE, CHILDREN_KNOWN = "no-processes", "memory-below", "removable", "children-known"
+REFUSED, KEPT, BLOCKED = "refused", "kept", "blocked"
+
+
+@dataclass(frozen=True)
+class Guard:
+    kind: str
+    limit: Optional[int] = None  # MEMORY_BELOW: the new limit in bytes
+    children: FrozenSet[str] = frozenset()  # REMOVABLE / CHILDREN_KNOWN: expected child paths
+
+
+@dataclass
+class Action:
+    id: int
+    verb: str
+    hierarchy: str  # Hierarchy.key
+    path: str  # cgroup path
+    group: Optional[str] = None
+    file: Optional[str] = None
+    texts: Tuple[str, ...] = ()  # each is one write(2)
+    setting: Optional[FileSetting] = None  # what the read-back must show
+    desired: object = None  # the value the read-back must show (WRITE)
+    old: Optional[str] = None  # for display
+    new: Optional[str] = None  # for display
+    source: Optional[str] = None  # config key behind it
+    after: Tuple[int, ...] = ()  # skip this action if one of these did not succeed
+    guard: Optional[Guard] = None
+    node: Optional[Node] = None  # CHOWN: the node whose perm to apply
+
+    def describe(self) -> str:
+        where = f"{self.hierarchy}:{self.path}"
+        if self.verb == WRITE:
+            return f"{where}/{self.file}: {self.old} -> {self.new}"
+        if self.verb in (ENABLE, DISABLE):
+            return f"{where}/cgroup.subtree_control: {' '.join(self.texts)}"
+        return where
+
+
+@dataclass
+class Notice:
+    verb: str  # REFUSED, KEPT or BLOCKED
+    hierarchy: str
+    path: str
+    message: str
+    group: Optional[str] = None
+    reference: str = "refused"
+
+
+@dataclass(frozen=True)
+class NodeState:
+    """What observe() found for one cgroup."""
+
+    exists: bool
+    files: Mapping[str, Optional[str]] = field(default_factory=dict)  # None: file missing
+    subtree_control: Optional[FrozenSet[str]] = None
+    entries: Optional[Mapping[str, Tuple[int, int, int]]] = None  # name -> (uid, gid, mode); "." = dir
+
+
+Observed = Mapping[Tuple[str, str], NodeState]
+Record = Mapping[str, Set[str]]  # hierarchy key -> cgroup paths cgman created
+
+
+@dataclass
+class Plan:
+    actions: List[Action] = field(default_factory=list)
+    notices: List[Notice] = field(default_factory=list)
+    warnings: List[str] = field(default_factory=list)
+
+    @property
+    def drift(self) -> bool:
+        return bool(self.actions or self.notices)
+
+    def refuse(self, action: Action, message: str, verb: str = REFUSED, reference: str = "refused") -> None:
+        """Drop an action, and every action that depends on it, with a notice each."""
+        doomed = {action.id}
+        for other in self.actions:
+            if doomed.intersection(other.after):
+                doomed.add(other.id)
+        for other in self.actions:
+            if other.id in doomed:
+                if other is action:
+                    self.notices.append(Notice(verb, action.hierarchy, action.path, message,
+                                               action.group, reference))
+                else:
+                    self.notices.append(Notice(BLOCKED, other.hierarchy, other.path,
+                                               f"{other.verb} {_what(other)} waits on: {message}",
+                                               other.group, "blocked"))
+        self.actions = [a for a in self.actions if a.id not in doomed]
+
+
+def _what(action: Action) -> str:
+    return action.file or action.path
+
+
+class _Builder:
+    def __init__(self, target: Target, observed: Observed, force: bool, start: int):
+        self.target = target
+        self.key = target.hierarchy.key
+        self.flavour = target.hierarchy.flavour
+        self.observed = observed
+        self.force = force
+        self.next_id = start
+        self.pass_a: List[Action] = []
+        self.pass_b: List[Action] = []
+        self.notices: List[Notice] = []
+        self.mkdir: Dict[str, int] = {}
+        self.enable: Dict[str, int] = {}
+        self.blocked: Set[str] = set()
+        self.cpusets: Dict[str, Dict[str, object]] = {}
+
+    def add(self, phase: List[Action], verb: str, node: Node, **kw) -> Action:
+        action = Action(self.next_id, verb, self.key, node.path, node.group, **kw)
+        self.next_id += 1
+        phase.append(action)
+        return action
+
+    def state(self, path: str) -> NodeState:
+        return self.observed.get((self.key, path)) or NodeState(False)
+
+    def run(self) -> None:
+        for node in self.target.nodes.values():
+            self.plan_node(node)
+
+    def plan_node(self, node: Node) -> None:
+        parent = parent_of(node.path) if node.path != "/" else None
+        if parent in self.blocked:
+            self.blocked.add(node.path)
+            return
+        state = self.state(node.path)
+        deps = tuple(i for i in (self.mkdir.get(parent), self.enable.get(parent)) if i is not None)
+        if not state.exists:
+            if not node.may_create:
+                self.blocked.add(node.path)
+                self.notices.append(Notice(REFUSED, self.key, node.path,
+                                           "missing, and it is not cgman's to create (systemd owns it)",
+                                           node.group, "base-missing"))
+                return
+            made = self.add(self.pass_a, MKDIR, node, after=deps[:1])
+            self.mkdir[node.path] = made.id
+            deps = deps + (made.id,)
+        for setting in node.settings:
+            self.plan_setting(node, setting, state, deps)
+        if node.perm is not None and (not state.exists or _perm_drift(node, state, self.flavour.task_files)):
+            self.add(self.pass_a, CHOWN, node, after=deps, node=node, new="perm")
+        self.plan_subtree(node, state, deps)
+
+    def plan_setting(self, node: Node, setting: FileSetting, state: NodeState, deps: Tuple[int, ...]) -> None:
+        observed = state.files.get(setting.file) if state.exists else None
+        vtype = setting.vtype
+        desired = setting.value
+        if setting.inherit:
+            current = _parse(vtype, observed)
+            if state.exists and not (node.owned and not current):
+                self.cpusets.setdefault(node.path, {})[setting.file] = current
+                return  # an existing, non-empty (or not cgman's) cpuset stays as it is
+            desired = self.cpusets.get(parent_of(node.path), {}).get(setting.file)
+            if not desired:
+                self.notices.append(Notice(REFUSED, self.key, node.path,
+                                           f"cannot fill {setting.file}: the parent's is empty or unknown",
+                                           node.group))
+                return
+        self.cpusets.setdefault(node.path, {})[setting.file] = desired
+        texts = vtype.writes(desired, observed)
+        if not texts:
+            return
+        old = _parse(vtype, observed) if state.exists else vtype.unset
+        direction = NEUTRAL
+        if self.flavour.constrains_children and vtype.hierarchical and old is not None:
+            direction = vtype.direction(old, desired)
+        common = dict(file=setting.file, setting=setting, source=setting.source, after=deps,
+                      old=_show(vtype, observed, state.exists),
+                      new=vtype.render(desired) + (" (from parent)" if setting.inherit else ""))
+        if direction == NEITHER:  # unrelated cpusets: widen to the union first (top-down)
+            self.add(self.pass_a, WRITE, node, texts=(vtype.format(vtype.widen(old, desired)),),
+                     desired=vtype.widen(old, desired), **common)
+            common["after"] = ()
+        phase = self.pass_b if direction in (LOWER, NEITHER) else self.pass_a
+        guard = self.memory_guard(setting, desired, old, state)
+        self.add(phase, WRITE, node, texts=tuple(texts), desired=desired, guard=guard, **common)
+
+    def memory_guard(self, setting: FileSetting, desired: object, old: object, state: NodeState) -> Optional[Guard]:
+        """Lowering the hard limit below current use OOM-kills on v2: check first (§3.4)."""
+        if self.force or setting.file != self.flavour.memory_limit or not state.exists or desired == MAX:
+            return None
+        if old not in (None, MAX) and desired >= old:
+            return None
+        return Guard(MEMORY_BELOW, limit=desired)
+
+    def plan_subtree(self, node: Node, state: NodeState, deps: Tuple[int, ...]) -> None:
+        if node.subtree not in (EXACT, ADD):
+            return
+        wanted = self.target.subtree_control(node)
+        have = state.subtree_control or frozenset() if state.exists else frozenset()
+        add = sorted(wanted - have)
+        if add:
+            guard = None if node.path == "/" else Guard(NO_PROCESSES)  # the root is exempt
+            made = self.add(self.pass_a, ENABLE, node, texts=(" ".join("+" + c for c in add),),
+                            after=deps, guard=guard, old=" ".join(sorted(have)), new=" ".join(sorted(wanted)))
+            self.enable[node.path] = made.id
+        remove = sorted(have - wanted) if node.subtree == EXACT else []
+        if remove:
+            self.add(self.pass_b, DISABLE, node, texts=(" ".join("-" + c for c in remove),),
+                     guard=Guard(CHILDREN_KNOWN, children=frozenset(node.children)),
+                     old=" ".join(sorted(have)), new=" ".join(sorted(wanted)))
+
+
+def _parse(vtype, text: Optional[str]):
+    if text is None:
+        return None
+    try:
+        return vtype.read(text)
+    except ValueProblem:
+        return None
+
+
+def _show(vtype, text: Optional[str], exists: bool) -> str:
+    if not exists:
+        return "(new)"
+    if text is None:
+        return "(missing)"
+    value = _parse(vtype, text)
+    return vtype.render(value) if value is not None else repr(text.strip())
+
+
+def _perm_drift(node: Node, state: NodeState, task_files: Tuple[str, ...]) -> bool:
+    return bool(perm_changes(node, state.entries or {}, task_files))
+
+
+def perm_changes(node: Node, entries: Mapping[str, Tuple[int, int, int]],
+                 task_files: Tuple[str, ...]) -> List[Tuple[str, int, int, int]]:
+    """(name, uid, gid, mode) for each entry whose owner or mode differs; -1 = keep.
+
+    cgconfig semantics (research/libcgroup.md §1.3): admin owns the directory
+    and its files, task owns the files that take processes; fperm is masked by
+    the file's owner bits copied to group and other, so a read-only file stays
+    read-only.
+    """
+    perm = node.perm
+    out = []
+    for name, (uid, gid, mode) in sorted(entries.items()):
+        who = perm.task if name in task_files and _set(perm.task) else perm.admin
+        want_mode = mode
+        if name == ".":
+            want_mode = _merge_mode(mode, perm.admin.dperm, 0o7777)
+        elif who.fperm is not None:
+            owner = (mode >> 6) & 0o7
+            want_mode = _merge_mode(mode, who.fperm, 0o7000 | owner << 6 | owner << 3 | owner)
+        want = (who.uid if who.uid is not None else uid, who.gid if who.gid is not None else gid, want_mode)
+        if want != (uid, gid, mode):
+            out.append((name, want[0], want[1], want[2]))
+    return out
+
+
+def _set(ownership) -> bool:
+    return any(v is not None for v in (ownership.uid, ownership.gid, ownership.fperm))
+
+
+def _merge_mode(mode: int, wanted: Optional[int], mask: int) -> int:
+    return mode if wanted is None else (mode & ~0o7777) | (wanted & mask)
+
+
+def make(layout: Layout, observed: Observed, record: Record, force: bool = False) -> Plan:
+    """Everything that must happen for the kernel to match the layout."""
+    plan = Plan(warnings=list(layout.host.warnings))
+    next_id = 0
+    keys = [t.hierarchy.key for t in layout.targets] + sorted(set(record) - {t.hierarchy.key for t in layout.targets})
+    for key in keys:
+        target = layout.target(key)
+        builder = None
+        if target is not None:
+            builder = _Builder(target, observed, force, next_id)
+            builder.run()
+            next_id = builder.next_id
+        removals = _removals(key, target, observed, record.get(key, set()), next_id)
+        next_id += len(removals)
+        if builder is not None:
+            plan.actions += builder.pass_a + removals + list(reversed(builder.pass_b))
+            plan.notices += builder.notices
+        else:
+            plan.actions += removals
+    return plan
+
+
+def _removals(key: str, target: Optional[Target], observed: Observed, created: Set[str], start: int) -> List[Action]:
+    """rmdir every cgroup cgman created that the config no longer has, deepest first."""
+    wanted = target.nodes if target is not None else {}
+    gone = sorted((p for p in created if p not in wanted and p != "/"
+                   and (observed.get((key, p)) or NodeState(False)).exists),
+                  key=lambda p: (-p.count("/"), p))
+    ids = {path: start + i for i, path in enumerate(gone)}
+    out = []
+    for path in gone:
+        children = frozenset(p for p in gone if parent_of(p) == path)
+        out.append(Action(ids[path], RMDIR, key, path, after=tuple(ids[c] for c in sorted(children)),
+                          guard=Guard(REMOVABLE, children=children)))
+    return out
+
+
+def counts(plan: Plan) -> Dict[str, int]:
+    out = {verb: 0 for verb in (MKDIR, WRITE, ENABLE, DISABLE, RMDIR, CHOWN)}
+    for action in plan.actions:
+        out[action.verb] += 1
+    return out
+
+
+def with_actions(plan: Plan, actions: List[Action]) -> Plan:
+    return replace(plan, actions=actions)

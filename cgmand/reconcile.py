@@ -1,0 +1,201 @@
+"""Observe the kernel, check guards, and apply a plan through kernel/cgroupfs.
+
+observe() reads only what the plan needs: each desired cgroup's managed files,
+subtree_control where children need controllers, ownership where perm is set,
+and whether recorded cgroups still exist. An unchanged configuration therefore
+costs one read per managed file and no writes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Dict, List, Optional, Set, Tuple
+
+from cgmand.errors import CgroupGone, KernelError
+from cgmand.hierarchy import Host
+from cgmand.hierarchy.layout import Layout, Target
+from cgmand.kernel.cgroupfs import CgroupFS
+from cgmand.model import parent_of
+from cgmand.plan import (
+    BLOCKED, CHILDREN_KNOWN, CHOWN, DISABLE, ENABLE, KEPT, MEMORY_BELOW, MKDIR, NO_PROCESSES,
+    REFUSED, REMOVABLE, RMDIR, WRITE, Action, NodeState, Plan, perm_changes,
+)
+from cgmand.values import Size, ValueProblem
+
+OK, FAILED, SKIPPED = "ok", "failed", "skipped"
+
+
+def filesystems(host: Host) -> Dict[str, CgroupFS]:
+    return {h.key: CgroupFS(h) for h in host.hierarchies}
+
+
+def observe(layout: Layout, record: Dict[str, Set[str]], fss: Dict[str, CgroupFS]) -> Dict[Tuple[str, str], NodeState]:
+    observed: Dict[Tuple[str, str], NodeState] = {}
+    for target in layout.targets:
+        _observe_target(target, fss[target.hierarchy.key], observed)
+    for key, paths in record.items():
+        fs = fss.get(key)
+        for path in paths:
+            if fs is not None and (key, path) not in observed:
+                observed[(key, path)] = NodeState(fs.exists(path))
+    return observed
+
+
+def _observe_target(target: Target, fs: CgroupFS, observed: Dict) -> None:
+    key = target.hierarchy.key
+    missing: Set[str] = set()
+    v2 = target.hierarchy.flavour.subtree_control
+    for path, node in target.nodes.items():
+        if path != "/" and parent_of(path) in missing:
+            missing.add(path)
+            continue
+        files: Dict[str, Optional[str]] = {}
+        try:
+            for setting in node.settings:
+                files[setting.file] = fs.read_if_present(path, setting.file)
+            subtree = None
+            if v2 and node.children:
+                subtree = frozenset(fs.read(path, "cgroup.subtree_control").split())
+            elif not node.settings and not fs.exists(path):
+                raise CgroupGone("stat", path, 2, "missing")
+            entries = fs.entries(path) if node.perm is not None else None
+        except CgroupGone:
+            missing.add(path)
+            continue
+        observed[(key, path)] = NodeState(True, files, subtree, entries)
+
+
+@dataclass
+class Outcome:
+    action: Action
+    status: str  # OK, FAILED, SKIPPED, REFUSED, KEPT
+    message: str = ""
+
+
+@dataclass
+class Report:
+    outcomes: List[Outcome] = field(default_factory=list)
+    notices: List = field(default_factory=list)  # plan notices (refused, kept, blocked)
+
+    def counts(self) -> Dict[str, int]:
+        out = dict.fromkeys(("created", "written", "removed", "failed", "skipped", "refused", "kept"), 0)
+        names = {MKDIR: "created", RMDIR: "removed"}
+        for outcome in self.outcomes:
+            if outcome.status == OK:
+                out[names.get(outcome.action.verb, "written")] += 1
+            else:
+                out[outcome.status] += 1
+        for notice in self.notices:
+            out[{BLOCKED: "skipped"}.get(notice.verb, notice.verb)] += 1
+        return out
+
+    @property
+    def failed(self) -> bool:
+        counts = self.counts()
+        return bool(counts["failed"] or counts["refused"])
+
+
+def guard_problem(action: Action, fs: CgroupFS, removing: Set[str]) -> Optional[str]:
+    """Why a guarded action must not run now; None if it may."""
+    guard = action.guard
+    if guard is None:
+        return None
+    try:
+        if guard.kind == NO_PROCESSES:
+            pids = fs.pids(action.path) if fs.exists(action.path) else []
+            if pids:
+                return (f"holds {len(pids)} process(es) (e.g. pid {pids[0]}), and a cgroup with processes "
+                        "cannot enable controllers for children (cgroup v2: no internal processes)")
+        elif guard.kind == MEMORY_BELOW:
+            usage = Size().read(fs.read(action.path, fs.hierarchy.flavour.memory_usage))
+            if usage > guard.limit:
+                return (f"{action.file} {Size().render(guard.limit)} is below current usage "
+                        f"{Size().render(usage)}; lowering it would make the kernel reclaim and "
+                        "OOM-kill (use --force to allow it)")
+        elif guard.kind in (REMOVABLE, CHILDREN_KNOWN):
+            return _children_problem(action, fs, guard.children | removing)
+    except CgroupGone:
+        return None  # gone already: nothing to protect
+    except (KernelError, ValueProblem) as err:
+        return f"cannot check: {err}"
+    return None
+
+
+def _children_problem(action: Action, fs: CgroupFS, allowed: Set[str]) -> Optional[str]:
+    if action.guard.kind == REMOVABLE:
+        pids = fs.pids(action.path)
+        if pids:
+            return f"still holds {len(pids)} process(es) (e.g. pid {pids[0]}); kept, never killed"
+    foreign = [c for c in fs.children(action.path) if c not in allowed]
+    if foreign:
+        return f"contains cgroups cgman does not manage: {', '.join(foreign)}"
+    return None
+
+
+def check(plan: Plan, fss: Dict[str, CgroupFS]) -> Plan:
+    """Turn guarded actions whose guard fails into notices (and their dependents)."""
+    removing = {a.path for a in plan.actions if a.verb == RMDIR}
+    for action in list(plan.actions):
+        if action not in plan.actions:
+            continue  # already dropped as a dependent
+        problem = guard_problem(action, fss[action.hierarchy], removing)
+        if problem:
+            verb = KEPT if action.verb == RMDIR else REFUSED
+            plan.refuse(action, problem, verb, "group-kept" if verb == KEPT else action.guard.kind)
+    return plan
+
+
+def apply(plan: Plan, fss: Dict[str, CgroupFS], record: Dict[str, Set[str]]) -> Report:
+    """Run every action; one failure never stops the others. Updates ``record``."""
+    report = Report(notices=list(plan.notices))
+    done: Set[int] = set()
+    removing = {a.path for a in plan.actions if a.verb == RMDIR}
+    for action in plan.actions:
+        fs = fss[action.hierarchy]
+        if any(dep not in done for dep in action.after):
+            report.outcomes.append(Outcome(action, SKIPPED, "an earlier step for this cgroup failed"))
+            continue
+        problem = guard_problem(action, fs, removing)
+        if problem:
+            status = KEPT if action.verb == RMDIR else REFUSED
+            report.outcomes.append(Outcome(action, status, problem))
+            continue
+        try:
+            message = _execute(action, fs, record)
+        except KernelError as err:
+            report.outcomes.append(Outcome(action, FAILED, err.message))
+            continue
+        if message:
+            report.outcomes.append(Outcome(action, FAILED, message))
+            continue
+        done.add(action.id)
+        report.outcomes.append(Outcome(action, OK))
+    return report
+
+
+def _execute(action: Action, fs: CgroupFS, record: Dict[str, Set[str]]) -> Optional[str]:
+    """Do one action; return a problem found on read-back, or None."""
+    created = record.setdefault(action.hierarchy, set())
+    if action.verb == MKDIR:
+        if fs.mkdir(action.path):
+            created.add(action.path)
+    elif action.verb == RMDIR:
+        fs.rmdir(action.path)
+        created.discard(action.path)
+    elif action.verb == WRITE:
+        for text in action.texts:
+            fs.write(action.path, action.file, text)
+        back = fs.read(action.path, action.file)
+        if action.setting.vtype.writes(action.desired, back):
+            return f"wrote {action.file} = {action.new} but the kernel kept {back.strip()!r}"
+    elif action.verb in (ENABLE, DISABLE):
+        fs.write(action.path, "cgroup.subtree_control", action.texts[0])
+        back = set(fs.read(action.path, "cgroup.subtree_control").split())
+        wanted = {t[1:] for t in action.texts[0].split()}
+        if (wanted - back) if action.verb == ENABLE else (wanted & back):
+            return f"cgroup.subtree_control reads {' '.join(sorted(back))!r} after {action.texts[0]!r}"
+    elif action.verb == CHOWN:
+        flavour = fs.hierarchy.flavour
+        for name, uid, gid, mode in perm_changes(action.node, fs.entries(action.path), flavour.task_files):
+            fs.set_owner(action.path, name, uid, gid, mode)
+    return None

@@ -1,0 +1,123 @@
+"""`cgman status`: each managed group's settings as the kernel has them, with usage."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Dict, List, Optional, Set
+
+from cgmand.errors import KernelError
+from cgmand.hierarchy.layout import GROUP, Layout
+from cgmand.kernel.cgroupfs import CgroupFS
+from cgmand.model import join
+from cgmand.values import ValueProblem
+
+
+@dataclass
+class SettingStatus:
+    key: str  # config key
+    file: str  # kernel file
+    hierarchy: str
+    desired: str
+    actual: Optional[str]  # None: missing
+    in_sync: bool
+
+
+@dataclass
+class GroupStatus:
+    name: str
+    path: str
+    present: List[str] = field(default_factory=list)  # hierarchies it exists in
+    missing: List[str] = field(default_factory=list)
+    processes: int = 0
+    memory_bytes: Optional[int] = None
+    cpu_usec: Optional[int] = None
+    tasks: Optional[int] = None
+    settings: List[SettingStatus] = field(default_factory=list)
+    in_config: bool = True
+
+    @property
+    def in_sync(self) -> bool:
+        return self.in_config and not self.missing and all(s.in_sync for s in self.settings)
+
+    def as_dict(self) -> dict:
+        out = asdict(self)
+        out["in_sync"] = self.in_sync
+        return out
+
+
+def collect(layout: Layout, fss: Dict[str, CgroupFS], record: Dict[str, Set[str]]) -> List[GroupStatus]:
+    groups: Dict[str, GroupStatus] = {}
+    pids: Dict[str, Set[int]] = {}
+    for target in layout.targets:
+        fs = fss[target.hierarchy.key]
+        for node in target.nodes.values():
+            if node.kind != GROUP:
+                continue
+            status = groups.setdefault(node.group, GroupStatus(node.group, node.path))
+            if not fs.exists(node.path):
+                status.missing.append(fs.hierarchy.key)
+                continue
+            status.present.append(fs.hierarchy.key)
+            pids.setdefault(node.group, set()).update(_quiet(lambda: fs.pids(node.path)) or [])
+            for setting in node.settings:
+                if not setting.inherit:
+                    status.settings.append(_setting(fs, node.path, setting))
+            _usage(status, fs, node.path)
+    for name, found in pids.items():
+        groups[name].processes = len(found)
+    return list(groups.values()) + _leftovers(layout, fss, record)
+
+
+def _setting(fs: CgroupFS, path: str, setting) -> SettingStatus:
+    text = _quiet(lambda: fs.read_if_present(path, setting.file))
+    actual = None
+    if text is not None:
+        try:
+            actual = setting.vtype.render(setting.vtype.read(text))
+        except ValueProblem:
+            actual = text.strip()
+    in_sync = text is not None and not setting.vtype.writes(setting.value, text)
+    return SettingStatus(setting.source, setting.file, fs.hierarchy.key, setting.vtype.render(setting.value),
+                         actual, in_sync)
+
+
+def _usage(status: GroupStatus, fs: CgroupFS, path: str) -> None:
+    hierarchy = fs.hierarchy
+    if "memory" in hierarchy.controllers:
+        text = _quiet(lambda: fs.read(path, hierarchy.flavour.memory_usage))
+        status.memory_bytes = int(text) if text and text.strip().isdigit() else status.memory_bytes
+    if "pids" in hierarchy.controllers:
+        text = _quiet(lambda: fs.read(path, "pids.current"))
+        status.tasks = int(text) if text and text.strip().isdigit() else status.tasks
+    if hierarchy.version == 2:  # cpu.stat's usage_usec is core on v2: always there
+        text = _quiet(lambda: fs.read(path, "cpu.stat")) or ""
+        for line in text.splitlines():
+            if line.startswith("usage_usec "):
+                status.cpu_usec = int(line.split()[1])
+    elif "cpuacct" in hierarchy.controllers:
+        text = _quiet(lambda: fs.read(path, "cpuacct.usage"))
+        status.cpu_usec = int(text) // 1000 if text and text.strip().isdigit() else status.cpu_usec
+
+
+def _leftovers(layout: Layout, fss: Dict[str, CgroupFS], record: Dict[str, Set[str]]) -> List[GroupStatus]:
+    """Groups cgman created that left the config but still exist (kept: not empty)."""
+    base = layout.host.base
+    wanted = {path for t in layout.targets for path in t.nodes}
+    out: Dict[str, GroupStatus] = {}
+    for key, paths in record.items():
+        fs = fss.get(key)
+        for path in sorted(paths - wanted):
+            if fs is None or not (path.startswith(base.rstrip("/") + "/")) or not fs.exists(path):
+                continue
+            name = path[len(base.rstrip("/")) + 1:]
+            status = out.setdefault(name, GroupStatus(name, join(base, name), in_config=False))
+            status.present.append(key)
+            status.processes = max(status.processes, len(_quiet(lambda: fs.pids(path)) or []))
+    return list(out.values())
+
+
+def _quiet(read):
+    try:
+        return read()
+    except KernelError:
+        return None
