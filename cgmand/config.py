@@ -181,7 +181,6 @@ def _parse_group(name: str, body: Any, path: str, fragment: Fragment) -> Optiona
         fragment.errors.append(ConfigError(f"expected a table of knobs; found {show(body)}",
                                            source=fragment.source, key=path))
         return None
-    errors_before = len(fragment.errors)
     settings: Dict[str, Any] = {}
     controllers: Set[str] = set()
     perm = None
@@ -194,8 +193,7 @@ def _parse_group(name: str, body: Any, path: str, fragment: Fragment) -> Optiona
             for knob, leaf in _flatten(key, value):
                 _parse_knob(knob, leaf, path, settings, fragment)
     _check_spellings(settings, path, fragment)
-    if len(fragment.errors) > errors_before:
-        return None
+    # Returned even when invalid, so a duplicate in another file is still reported.
     return GroupSpec(name, settings, frozenset(controllers), perm, fragment.source)
 
 

@@ -140,8 +140,8 @@ class _Builder:
         self.blocked: Set[str] = set()
         self.cpusets: Dict[str, Dict[str, object]] = {}
 
-    def add(self, phase: List[Action], verb: str, node: Node, **kw) -> Action:
-        action = Action(self.next_id, verb, self.key, node.path, node.group, **kw)
+    def add(self, phase: List[Action], verb: str, where: Node, **kw) -> Action:
+        action = Action(self.next_id, verb, self.key, where.path, where.group, **kw)
         self.next_id += 1
         phase.append(action)
         return action

@@ -1,0 +1,123 @@
+"""Kernel tier: the real cgroup tree, as root.
+
+Every test gets a unique cgroup prefix (``/cgman-test-<pid>-<random>``) used as
+cgman's manager root, a private config and run directory, and a cleanup that
+runs even when the test fails: it stops the processes the test started and
+removes, deepest first, every cgroup below the prefix in every hierarchy. It
+never touches anything else.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import List, Optional
+
+import pytest
+
+from cgmand import cli
+from cgmand.hierarchy import parse_mountinfo
+
+MOUNTS = {m.mount_point: m for m in parse_mountinfo(Path("/proc/self/mountinfo").read_text())}
+
+
+def mount_of(name: str) -> Optional[str]:
+    """Mount point of a v1 controller ("memory") or of cgroup2 ("unified")."""
+    for point, mount in MOUNTS.items():
+        if name == "unified" and mount.fstype == "cgroup2":
+            return point
+        if mount.fstype == "cgroup" and name in mount.super_options:
+            return point
+    return None
+
+
+class KernelEnv:
+    def __init__(self, tmp: Path, capsys):
+        self.prefix = f"/cgman-test-{os.getpid()}-{secrets.token_hex(3)}"
+        self.conf = tmp / "conf"
+        self.run_root = tmp / "run"
+        self.conf.mkdir()
+        self.run_root.mkdir()
+        self.capsys = capsys
+        self.procs: List[subprocess.Popen] = []
+
+    def config(self, body: str, name: str = "10-test.toml") -> None:
+        """Replace the config with ``body`` (the [manager] root is added)."""
+        for old in self.conf.glob("*.toml"):
+            old.unlink()
+        (self.conf / name).write_text(f'[manager]\nroot = "{self.prefix}"\n\n{body}')
+
+    def cgman(self, *args: str):
+        """Run cgman in-process; returns (exit status, stdout, stderr)."""
+        self.capsys.readouterr()
+        code = cli.main(["--config-dir", str(self.conf), "--run-root", str(self.run_root), *args])
+        out, err = self.capsys.readouterr()
+        return code, out, err
+
+    def cgman_json(self, *args: str):
+        code, out, err = self.cgman(*args, "--json")
+        return code, json.loads(out)
+
+    def path(self, controller: str, group: str = "", file: str = "") -> Path:
+        mount = mount_of(controller)
+        assert mount, f"{controller} is not mounted on this host"
+        cgroup = self.prefix + (f"/{group}" if group else "")
+        return Path(mount + cgroup) / file if file else Path(mount + cgroup)
+
+    def read(self, controller: str, group: str, file: str) -> str:
+        return self.path(controller, group, file).read_text().strip()
+
+    def start_in(self, controllers: List[str], group: str, code: str = "import time; time.sleep(120)"):
+        """Start a Python child that joins ``group`` in each controller before running ``code``."""
+        joins = " ".join(f'echo $$ > {self.path(c, group, "cgroup.procs")};' for c in controllers)
+        proc = subprocess.Popen(["sh", "-c", f'{joins} exec "{sys.executable}" -c "{code}"'])
+        self.procs.append(proc)
+        deadline = time.time() + 10
+        while time.time() < deadline:
+            if all(str(proc.pid) in self.path(c, group, "cgroup.procs").read_text().split()
+                   for c in controllers):
+                return proc
+            time.sleep(0.02)
+        raise AssertionError(f"process {proc.pid} did not join {group}")
+
+    def stop(self, proc: subprocess.Popen) -> None:
+        proc.kill()
+        proc.wait()
+
+    def cleanup(self) -> None:
+        for proc in self.procs:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+        for mount in MOUNTS:
+            top = Path(mount + self.prefix)
+            if not top.is_dir():
+                continue
+            dirs = sorted((p for p in top.rglob("*") if p.is_dir()), key=lambda p: -len(p.parts)) + [top]
+            for directory in dirs:
+                for attempt in range(50):  # a just-killed process leaves its cgroup asynchronously
+                    try:
+                        directory.rmdir()
+                        break
+                    except FileNotFoundError:
+                        break
+                    except OSError:
+                        time.sleep(0.02)
+
+    def leftovers(self) -> List[str]:
+        return [m + self.prefix for m in MOUNTS if os.path.isdir(m + self.prefix)]
+
+
+@pytest.fixture
+def kenv(tmp_path, capsys):
+    env = KernelEnv(tmp_path, capsys)
+    try:
+        yield env
+    finally:
+        env.cleanup()
+        assert not env.leftovers(), f"cleanup left cgroups behind: {env.leftovers()}"

@@ -1,0 +1,242 @@
+"""cgman apply against the real kernel: create, re-plan, edit, remove, keep, refuse.
+
+Values are read straight from the kernel's files. Each check names both the
+v1 and the v2 file, so the same tests run on this hybrid host and in a pure
+cgroup v2 guest.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+
+import pytest
+
+from conftest import mount_of
+
+V2_MEMORY = mount_of("memory") is None  # memory on the cgroup2 mount
+
+
+def home(controller: str) -> str:
+    return "unified" if mount_of(controller) is None else controller
+
+
+def kernel(kenv, controller: str, group: str, v1_file: str, v2_file: str) -> str:
+    where = home(controller)
+    return kenv.read(where, group, v2_file if where == "unified" else v1_file)
+
+
+WEB = """
+[group."web"]
+cpu.weight = 200
+memory.max = "64M"
+memory.low = "8M"
+pids.max = 100
+
+[group."web/frontend"]
+cpuset.cpus = "0"
+cpu.max = "50000 100000"
+
+[group."batch"]
+cpu.weight = 50
+"""
+
+
+def test_cold_apply_creates_groups_with_kernel_values(kenv):
+    """A cold apply creates every group and the kernel reads back each configured value."""
+    kenv.config(WEB)
+    code, report = kenv.cgman_json("apply")
+    assert code == 0, report
+    assert report["counts"]["failed"] == 0 and report["counts"]["created"] > 0
+    assert kernel(kenv, "cpu", "web", "cpu.shares", "cpu.weight") == ("200" if home("cpu") == "unified" else "2048")
+    assert kernel(kenv, "cpu", "batch", "cpu.shares", "cpu.weight") == ("50" if home("cpu") == "unified" else "512")
+    assert kernel(kenv, "memory", "web", "memory.limit_in_bytes", "memory.max") == str(64 << 20)
+    assert kernel(kenv, "memory", "web", "memory.soft_limit_in_bytes", "memory.low") == str(8 << 20)
+    assert kernel(kenv, "pids", "web", "pids.max", "pids.max") == "100"
+    assert kernel(kenv, "cpuset", "web/frontend", "cpuset.cpus", "cpuset.cpus") == "0"
+    if home("cpu") == "unified":
+        assert kenv.read("unified", "web/frontend", "cpu.max") == "50000 100000"
+    else:
+        assert kenv.read("cpu", "web/frontend", "cpu.cfs_quota_us") == "50000"
+        assert kenv.read("cpu", "web/frontend", "cpu.cfs_period_us") == "100000"
+    if mount_of("unified"):  # every group is mirrored in the cgroup2 mount
+        assert kenv.path("unified", "web/frontend").is_dir()
+    if not V2_MEMORY:  # on v1 a group exists only in its controllers' hierarchies
+        assert not kenv.path("memory", "batch").exists()
+
+
+def test_unchanged_reapply_is_empty(kenv):
+    """Re-planning an applied config finds nothing to do, and re-applying writes nothing."""
+    kenv.config(WEB)
+    assert kenv.cgman("apply")[0] == 0
+    code, out, _ = kenv.cgman("plan", "--detailed-exitcode")
+    assert code == 0, out
+    assert "No changes" in out
+    code, report = kenv.cgman_json("apply")
+    assert code == 0
+    assert report["counts"] == dict.fromkeys(report["counts"], 0)
+
+
+def test_one_knob_edit_is_one_write(kenv):
+    """Changing one knob plans and performs exactly one write."""
+    kenv.config(WEB)
+    kenv.cgman("apply")
+    kenv.config(WEB.replace("cpu.weight = 50", "cpu.weight = 75"))
+    code, plan = kenv.cgman_json("plan", "--detailed-exitcode")
+    assert code == 3
+    assert [(a["verb"], a["group"]) for a in plan["actions"]] == [("write", "batch")]
+    code, report = kenv.cgman_json("apply")
+    assert code == 0 and report["counts"]["written"] == 1
+    assert kernel(kenv, "cpu", "batch", "cpu.shares", "cpu.weight") == ("75" if home("cpu") == "unified" else "768")
+
+
+def test_removed_group_is_removed_everywhere(kenv):
+    """A group dropped from the config disappears from every hierarchy it was in."""
+    kenv.config(WEB)
+    kenv.cgman("apply")
+    kenv.config(WEB.split('[group."batch"]')[0])
+    code, report = kenv.cgman_json("apply")
+    assert code == 0, report
+    assert report["counts"]["removed"] >= 1
+    assert not [m for m in ("cpu", "unified") if mount_of(m) and kenv.path(m, "batch").exists()]
+    assert kenv.path(home("cpu"), "web").is_dir()
+
+
+def test_populated_group_is_kept_then_removed_when_empty(kenv):
+    """A removed group that still holds a process is kept (process untouched) until it empties."""
+    kenv.config(WEB)
+    kenv.cgman("apply")
+    proc = kenv.start_in([home("cpu")], "batch")
+    kenv.config(WEB.split('[group."batch"]')[0])
+    code, report = kenv.cgman_json("apply")
+    assert code == 0
+    assert report["counts"]["kept"] >= 1
+    assert any("kept" == n["verb"] and n["path"].endswith("/batch") for n in report["notices"])
+    assert proc.poll() is None, "cgman must never kill a process"
+    assert str(proc.pid) in kenv.read(home("cpu"), "batch", "cgroup.procs").split()
+    kenv.stop(proc)
+    deadline = time.time() + 5
+    while time.time() < deadline:
+        code, report = kenv.cgman_json("apply")
+        if not kenv.path(home("cpu"), "batch").exists():
+            break
+        time.sleep(0.05)
+    assert not kenv.path(home("cpu"), "batch").exists()
+
+
+def test_memory_limit_below_usage_is_refused(kenv):
+    """Lowering the memory limit below what the group uses is refused and the old limit stays."""
+    kenv.config(WEB)
+    kenv.cgman("apply")
+    hog = "b = bytearray(48 << 20); import time; time.sleep(120)"
+    proc = kenv.start_in([home("memory")], "web", code=hog)
+    deadline = time.time() + 10
+    usage_file = "memory.current" if V2_MEMORY else "memory.usage_in_bytes"
+    while int(kenv.read(home("memory"), "web", usage_file)) < 40 << 20 and time.time() < deadline:
+        time.sleep(0.05)
+    kenv.config(WEB.replace('memory.max = "64M"', 'memory.max = "16M"'))
+    code, plan = kenv.cgman_json("plan")
+    assert [n["verb"] for n in plan["notices"]] == ["refused"]
+    assert "below current usage" in plan["notices"][0]["message"]
+    code, report = kenv.cgman_json("apply")
+    assert code == 1
+    assert report["counts"]["refused"] == 1
+    assert kernel(kenv, "memory", "web", "memory.limit_in_bytes", "memory.max") == str(64 << 20)
+    assert proc.poll() is None
+
+
+def test_invalid_config_applies_nothing(kenv):
+    """One bad key anywhere: exit 78 and no cgroup is created."""
+    kenv.config(WEB + '\n[group."bad"]\ncpu.weight = 0\n')
+    code, out, err = kenv.cgman("apply")
+    assert code == 78
+    assert 'group."bad".cpu.weight: expected a weight from 1 to 10000; found 0' in err
+    assert kenv.leftovers() == []
+
+
+def test_failed_write_does_not_stop_the_rest(kenv):
+    """A value the kernel rejects fails that action only; other groups are still applied."""
+    cpus = len(os.sched_getaffinity(0))
+    kenv.config(WEB + f'\n[group."odd"]\ncpuset.cpus = "{cpus + 64}"\n')
+    code, report = kenv.cgman_json("apply")
+    assert code == 1
+    failed = [o for o in report["outcomes"] if o["status"] == "failed"]
+    assert [(o["group"], o["file"]) for o in failed] == [("odd", "cpuset.cpus")]
+    assert kernel(kenv, "pids", "web", "pids.max", "pids.max") == "100"
+
+
+def test_hand_made_change_and_deleted_group_are_repaired(kenv):
+    """A value changed by hand and a group removed by hand are put back by the next apply."""
+    kenv.config(WEB)
+    kenv.cgman("apply")
+    pids = kenv.path(home("pids"), "web", "pids.max")
+    pids.write_text("7")
+    for hierarchy in {home("cpu"), "unified"}:
+        if mount_of(hierarchy) and kenv.path(hierarchy, "batch").exists():
+            kenv.path(hierarchy, "batch").rmdir()
+    code, plan = kenv.cgman_json("plan", "--detailed-exitcode")
+    assert code == 3
+    assert {(a["verb"], a["group"]) for a in plan["actions"]} >= {("write", "web"), ("mkdir", "batch")}
+    assert kenv.cgman("apply")[0] == 0
+    assert pids.read_text().strip() == "100"
+    assert kenv.path(home("cpu"), "batch").is_dir()
+
+
+@pytest.mark.skipif(len(os.sched_getaffinity(0)) < 2, reason="needs two CPUs")
+def test_cpuset_move_between_disjoint_sets_with_a_child(kenv):
+    """Parent 0-1 with child 0 can move to parent 1 with child 1 (v1 needs union-first ordering)."""
+    kenv.config('[group."p"]\ncpuset.cpus = "0-1"\n[group."p/c"]\ncpuset.cpus = "0"\n')
+    assert kenv.cgman("apply")[0] == 0
+    kenv.config('[group."p"]\ncpuset.cpus = "1"\n[group."p/c"]\ncpuset.cpus = "1"\n')
+    code, report = kenv.cgman_json("apply")
+    assert code == 0, report
+    assert kenv.read(home("cpuset"), "p", "cpuset.cpus") == "1"
+    assert kenv.read(home("cpuset"), "p/c", "cpuset.cpus") == "1"
+
+
+@pytest.mark.skipif(V2_MEMORY or not mount_of("memory") or not os.path.exists(
+    f"{mount_of('memory')}/memory.memsw.limit_in_bytes"), reason="needs v1 memory with swap accounting")
+def test_v1_memsw_and_limit_move_together_both_ways(kenv):
+    """Raising and then lowering memory.max with swap keeps limit <= memsw at every step."""
+    kenv.config('[group."m"]\nmemory.max = "32M"\nmemory.swap.max = "0"\n')
+    assert kenv.cgman("apply")[0] == 0
+    assert kenv.read("memory", "m", "memory.memsw.limit_in_bytes") == str(32 << 20)
+    kenv.config('[group."m"]\nmemory.max = "64M"\nmemory.swap.max = "16M"\n')
+    assert kenv.cgman("apply")[0] == 0
+    assert kenv.read("memory", "m", "memory.memsw.limit_in_bytes") == str(80 << 20)
+    kenv.config('[group."m"]\nmemory.max = "16M"\nmemory.swap.max = "0"\n')
+    code, report = kenv.cgman_json("apply")
+    assert code == 0, report
+    assert kenv.read("memory", "m", "memory.limit_in_bytes") == str(16 << 20)
+    assert kenv.read("memory", "m", "memory.memsw.limit_in_bytes") == str(16 << 20)
+
+
+def test_perm_sets_owner_and_modes_like_cgconfig(kenv):
+    """perm.admin owns the directory and files; perm.task owns the files that take processes."""
+    kenv.config('[group."p"]\npids.max = 10\n[group."p".perm]\n'
+                'admin = { uid = 65534, gid = 65534, dperm = "0775", fperm = "0664" }\n'
+                'task = { uid = 1, gid = 1, fperm = "0660" }\n')
+    code, report = kenv.cgman_json("apply")
+    assert code == 0, report
+    directory = kenv.path(home("pids"), "p")
+    st = directory.stat()
+    assert (st.st_uid, st.st_gid, st.st_mode & 0o7777) == (65534, 65534, 0o775)
+    pids_max = (directory / "pids.max").stat()
+    assert (pids_max.st_uid, pids_max.st_mode & 0o777) == (65534, 0o664)
+    procs = (directory / "cgroup.procs").stat()
+    assert (procs.st_uid, procs.st_gid, procs.st_mode & 0o777) == (1, 1, 0o660)
+    assert kenv.cgman("plan", "--detailed-exitcode")[0] == 0
+
+
+def test_status_reports_settings_and_processes(kenv):
+    """status --json lists each group, whether it is in sync, and its process count."""
+    kenv.config(WEB)
+    kenv.cgman("apply")
+    proc = kenv.start_in([home("cpu")], "batch")
+    code, status = kenv.cgman_json("status")
+    assert code == 0
+    groups = {g["name"]: g for g in status["groups"]}
+    assert set(groups) == {"web", "web/frontend", "batch"}
+    assert all(g["in_sync"] for g in groups.values())
+    assert groups["batch"]["processes"] == 1
+    kenv.stop(proc)
