@@ -21,15 +21,17 @@ carry a ``Guard`` that reconcile.py checks before showing or running them.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Dict, FrozenSet, List, Mapping, Optional, Set, Tuple
 
 from cgmand.hierarchy.layout import ADD, EXACT, Layout, Node, Target
 from cgmand.knobs import FileSetting
-from cgmand.model import parent_of
+from cgmand.model import join, parent_of
 from cgmand.values import LOWER, MAX, NEITHER, NEUTRAL, ValueProblem
 
 MKDIR, WRITE, ENABLE, DISABLE, RMDIR, CHOWN = "mkdir", "write", "enable", "disable", "rmdir", "chown"
+EVACUATE = "evacuate"  # move the delegated unit's own processes into <base>/anchor
+ANCHOR = "anchor"  # model.RESERVED_TOP: the keep-alive process's leaf below the base
 NO_PROCESSES, MEMORY_BELOW, REMOVABLE, CHILDREN_KNOWN = "no-processes", "memory-below", "removable", "children-known"
 REFUSED, KEPT, BLOCKED = "refused", "kept", "blocked"
 
@@ -189,7 +191,7 @@ class _Builder:
             if not desired:
                 self.notices.append(Notice(REFUSED, self.key, node.path,
                                            f"cannot fill {setting.file}: the parent's is empty or unknown",
-                                           node.group))
+                                           node.group, "cpuset-parent-empty"))
                 return
         self.cpusets.setdefault(node.path, {})[setting.file] = desired
         texts = vtype.writes(desired, observed)
@@ -224,15 +226,24 @@ class _Builder:
         wanted = self.target.subtree_control(node)
         have = state.subtree_control or frozenset() if state.exists else frozenset()
         add = sorted(wanted - have)
+        if add and node.evacuate:
+            moved = self.add(self.pass_a, EVACUATE, node, after=deps, file="cgroup.procs",
+                             new=join(node.path, ANCHOR))
+            deps = deps + (moved.id,)
         if add:
-            guard = None if node.path == "/" else Guard(NO_PROCESSES)  # the root is exempt
+            # The root is exempt from the no-internal-process rule; an evacuated
+            # base is emptied by the step before (which reports what stayed).
+            guard = None if node.path == "/" or node.evacuate else Guard(NO_PROCESSES)
             made = self.add(self.pass_a, ENABLE, node, texts=(" ".join("+" + c for c in add),),
                             after=deps, guard=guard, old=" ".join(sorted(have)), new=" ".join(sorted(wanted)))
             self.enable[node.path] = made.id
         remove = sorted(have - wanted) if node.subtree == EXACT else []
         if remove:
+            known = set(node.children)
+            if node.evacuate:  # systemd's and cgman's own leaves below the delegated cgroup
+                known |= {join(node.path, ANCHOR), join(node.path, ".control")}
             self.add(self.pass_b, DISABLE, node, texts=(" ".join("-" + c for c in remove),),
-                     guard=Guard(CHILDREN_KNOWN, children=frozenset(node.children)),
+                     guard=Guard(CHILDREN_KNOWN, children=frozenset(known)),
                      old=" ".join(sorted(have)), new=" ".join(sorted(wanted)))
 
 
@@ -329,11 +340,7 @@ def _removals(key: str, target: Optional[Target], observed: Observed, created: S
 
 
 def counts(plan: Plan) -> Dict[str, int]:
-    out = {verb: 0 for verb in (MKDIR, WRITE, ENABLE, DISABLE, RMDIR, CHOWN)}
+    out = {verb: 0 for verb in (MKDIR, WRITE, ENABLE, DISABLE, RMDIR, CHOWN, EVACUATE)}
     for action in plan.actions:
         out[action.verb] += 1
     return out
-
-
-def with_actions(plan: Plan, actions: List[Action]) -> Plan:
-    return replace(plan, actions=actions)

@@ -11,13 +11,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Set, Tuple
 
-from cgmand.errors import CgroupGone, KernelError
+from cgmand.errors import CgroupGone, KernelError, ProcessGone
 from cgmand.hierarchy import Host
 from cgmand.hierarchy.layout import Layout, Target
 from cgmand.kernel.cgroupfs import CgroupFS
 from cgmand.model import parent_of
 from cgmand.plan import (
-    BLOCKED, CHILDREN_KNOWN, CHOWN, DISABLE, ENABLE, KEPT, MEMORY_BELOW, MKDIR, NO_PROCESSES,
+    BLOCKED, CHILDREN_KNOWN, CHOWN, DISABLE, ENABLE, EVACUATE, KEPT, MEMORY_BELOW, MKDIR, NO_PROCESSES,
     REFUSED, REMOVABLE, RMDIR, WRITE, Action, NodeState, Plan, perm_changes,
 )
 from cgmand.values import Size, ValueProblem
@@ -194,6 +194,16 @@ def _execute(action: Action, fs: CgroupFS, record: Dict[str, Set[str]]) -> Optio
         wanted = {t[1:] for t in action.texts[0].split()}
         if (wanted - back) if action.verb == ENABLE else (wanted & back):
             return f"cgroup.subtree_control reads {' '.join(sorted(back))!r} after {action.texts[0]!r}"
+    elif action.verb == EVACUATE:
+        fs.mkdir(action.new)  # <base>/anchor; never recorded, so never removed
+        for pid in fs.pids(action.path):
+            try:
+                fs.write(action.new, "cgroup.procs", str(pid))
+            except ProcessGone:
+                pass  # exited meanwhile: nothing left to move
+        left = fs.pids(action.path)
+        if left:
+            return f"processes {left} stayed in {action.path}; controllers cannot be enabled there"
     elif action.verb == CHOWN:
         flavour = fs.hierarchy.flavour
         for name, uid, gid, mode in perm_changes(action.node, fs.entries(action.path), flavour.task_files):

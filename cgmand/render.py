@@ -5,12 +5,12 @@ from __future__ import annotations
 from typing import Dict, List
 
 from cgmand.hierarchy import Host
-from cgmand.plan import CHOWN, DISABLE, ENABLE, MKDIR, RMDIR, WRITE, Action, Notice, Plan
+from cgmand.plan import CHOWN, DISABLE, ENABLE, EVACUATE, MKDIR, RMDIR, WRITE, Action, Notice, Plan
 from cgmand.reconcile import OK, Report
 from cgmand.status import GroupStatus
 from cgmand.values import Size
 
-_MARK = {MKDIR: "+", WRITE: "~", ENABLE: "+", DISABLE: "-", RMDIR: "-", CHOWN: "~"}
+_MARK = {MKDIR: "+", WRITE: "~", ENABLE: "+", DISABLE: "-", RMDIR: "-", CHOWN: "~", EVACUATE: ">"}
 
 
 def host_line(host: Host) -> str:
@@ -38,6 +38,8 @@ def action_line(action: Action) -> str:
         detail = f"{_where(action.hierarchy, action.path, 'cgroup.subtree_control')}: {action.texts[0]}"
     elif action.verb == CHOWN:
         detail = f"{where}: ownership and modes (perm)"
+    elif action.verb == EVACUATE:
+        detail = f"{where}: move its processes into {action.new}"
     else:
         detail = where
     return f"  {_MARK[action.verb]} {action.verb:<8} {detail}"

@@ -115,7 +115,7 @@ class ValueType:
 class Int(ValueType):
     def __init__(self, lo: int, hi: int, what: str = "an integer"):
         self.lo, self.hi = lo, hi
-        self.expected = f"{what} from {lo} to {hi}"
+        self.expected = f"{what} from {lo} to {hi}" if lo < hi else f"{what} {lo}"
 
     def parse(self, raw: Any) -> int:
         value = _as_int(raw, self.expected)

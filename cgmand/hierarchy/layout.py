@@ -37,6 +37,11 @@ class Node:
     perm: Optional[Perm] = None
     may_create: bool = True
     subtree: str = NONE
+    # The delegated unit's cgroup under systemd on v2: its keep-alive process
+    # must move to <base>/anchor before controllers can be enabled there
+    # (no internal processes; research/systemd-v2.md §1.4). systemd >= 254
+    # does it itself with DelegateSubgroup=anchor.
+    evacuate: bool = False
 
     @property
     def owned(self) -> bool:
@@ -145,6 +150,7 @@ def _complete(hierarchy: Hierarchy, groups: Dict[str, Node], host: Host) -> Targ
     for path in sorted(set(groups) | {a for p in groups for a in ancestors(p)}, key=_sort_key):
         node = groups.get(path) or Node(path, _kind_of(path, host.base))
         node.may_create, node.subtree = _policy(hierarchy, node, host)
+        node.evacuate = node.kind == BASE and host.systemd is not None and hierarchy.version == 2
         nodes[path] = node
         if path != "/":
             nodes[parent_of(path)].children.append(path)

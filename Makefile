@@ -1,0 +1,65 @@
+# cgman: every target bootstraps its own virtualenv (.venv) from the system
+# Python, installing python3/python3-venv with apt when they are missing.
+# Targets that write the cgroup tree need root: sudo make run / sudo make test.
+
+VENV    ?= .venv
+CONFIG  ?= etc/cgman
+CGMAN   := $(VENV)/bin/cgman
+PY      := $(VENV)/bin/python
+
+.PHONY: run test test-unit test-kernel bench docs check-docs clean-groups clean
+
+$(VENV)/.installed: pyproject.toml
+	@py=$$(command -v /usr/bin/python3 || command -v python3 || true); \
+	if [ -z "$$py" ] || ! "$$py" -m venv --help >/dev/null 2>&1; then \
+	    echo "== installing python3 and python3-venv (apt)"; \
+	    apt-get update -qq && apt-get install -y -qq python3 python3-venv >/dev/null || exit 1; \
+	    py=$$(command -v /usr/bin/python3 || command -v python3); \
+	fi; \
+	"$$py" -c 'import sys; sys.exit(sys.version_info < (3, 9))' || { echo "cgman needs Python >= 3.9"; exit 1; }; \
+	rm -rf $(VENV); \
+	if ! "$$py" -m venv $(VENV) >/dev/null 2>&1; then \
+	    echo "== installing python3-venv (apt)"; \
+	    apt-get update -qq && apt-get install -y -qq python3-venv >/dev/null && rm -rf $(VENV) && "$$py" -m venv $(VENV) || exit 1; \
+	fi; \
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check -e '.[test]' || exit 1
+	@touch $@
+
+# The main job: apply the shipped example configuration, then show its status.
+# Under systemd the groups live below the delegated cgman-groups.service,
+# installed here for this boot only (/run/systemd/system).
+run: $(VENV)/.installed
+	@[ "$$(id -u)" = 0 ] || { echo "make run changes the cgroup tree: run it as root (sudo make run)"; exit 77; }
+	@if [ -d /run/systemd/system ]; then \
+	    install -m 0644 systemd/cgman.slice systemd/cgman-groups.service /run/systemd/system/ && \
+	    systemctl daemon-reload && systemctl start cgman-groups.service || exit 1; \
+	fi
+	$(CGMAN) --config-dir $(CONFIG) apply
+	$(CGMAN) --config-dir $(CONFIG) status
+
+# Remove the groups `make run` created (they must be empty; busy ones are kept).
+clean-groups: $(VENV)/.installed
+	@tmp=$$(mktemp -d) && head -n 0 /dev/null > $$tmp/empty.toml && \
+	$(CGMAN) --config-dir $$tmp apply; rc=$$?; rm -rf $$tmp; exit $$rc
+
+# Unit tier (fake trees) and kernel tier (the real cgroup tree; needs root).
+test: $(VENV)/.installed
+	$(PY) -m pytest tests
+
+test-unit: $(VENV)/.installed
+	$(PY) -m pytest tests/unit
+
+test-kernel: $(VENV)/.installed
+	$(PY) -m pytest tests/kernel
+
+# cgman against libcgroup's cgconfigparser, in the same run (installs cgroup-tools).
+bench: $(VENV)/.installed
+	@command -v cgconfigparser >/dev/null || apt-get install -y -qq cgroup-tools >/dev/null
+	$(PY) bench/apply.py
+
+# Regenerate the knob reference in docs/config.md from the knob table.
+docs: $(VENV)/.installed
+	$(PY) -m cgmand.docgen --write docs/config.md
+
+clean:
+	rm -rf $(VENV) .pytest_cache
