@@ -1,0 +1,212 @@
+"""The CLI end to end on fake trees: `main([...])` in-process with the root flags.
+
+A fake tree cannot create interface files on mkdir the way the kernel does, so
+these tests start from cgroups that already exist (drift, refusals, systemd
+detection, exit statuses); cold creation is covered by tests/kernel.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+
+import pytest
+
+from cgmand import cli
+from fakes import build, fake_host, mountinfo_sample, read_tree, v1_group, v2_group, write_config
+
+WEB = """
+[group."web"]
+cpu.weight = 200
+memory.max = "1G"
+"""
+
+
+def run(roots, *args):
+    return cli.main(["--config-dir", roots.config_dir, "--cgroup-root", roots.cgroup_root,
+                     "--proc-root", roots.proc_root, "--run-root", roots.run_root, *args])
+
+
+def run_json(capsys, roots, *args):
+    capsys.readouterr()
+    code = run(roots, *args, "--json")
+    return code, json.loads(capsys.readouterr().out)
+
+
+@pytest.fixture(name="hybrid")
+def _hybrid(tmp_path):
+    """This machine's layout with /cgman/web already present everywhere it belongs."""
+    roots = fake_host(tmp_path, mountinfo_sample("hybrid-debian12-6.18.txt"), {
+        "cpu": dict(v1_group("cpu"), cgman=dict(v1_group("cpu"), web=v1_group("cpu"))),
+        "memory": dict(v1_group("memory"), cgman=dict(v1_group("memory"), web=v1_group("memory"))),
+        "cpuset": v1_group("cpuset"), "pids": v1_group("pids"), "cpuacct": {}, "blkio": {},
+        "devices": {}, "freezer": {}, "systemd": {},
+        "unified": {"cgroup.controllers": "hugetlb\n", "cgroup.subtree_control": "\n", "cgroup.procs": "",
+                    "cgman": dict(v2_group(), web=v2_group())},
+    })
+    write_config(roots, "10-web.toml", WEB)
+    return roots
+
+
+def test_plan_then_apply_then_nothing_left_to_do(hybrid, capsys, tmp_path):
+    """plan lists the two drifted knobs (exit 3), apply writes them, the re-plan is empty (exit 0)."""
+    code, plan = run_json(capsys, hybrid, "plan", "--detailed-exitcode")
+    assert code == 3
+    assert [(a["hierarchy"], a["file"], a["old"], a["new"]) for a in plan["actions"]] == [
+        ("cpu", "cpu.shares", "1024", "2048"), ("memory", "memory.limit_in_bytes", "max", "1G")]
+    code, report = run_json(capsys, hybrid, "apply")
+    assert code == 0 and report["counts"]["written"] == 2
+    assert (tmp_path / "cgroup/cpu/cgman/web/cpu.shares").read_text() == "2048"
+    assert (tmp_path / "cgroup/memory/cgman/web/memory.limit_in_bytes").read_text() == str(1 << 30)
+    assert run(hybrid, "plan", "--detailed-exitcode") == 0
+
+
+def test_invalid_config_changes_nothing(hybrid, capsys, tmp_path):
+    """A bad value anywhere exits 78, names file and key, and leaves the tree untouched."""
+    before = read_tree(tmp_path / "cgroup")
+    path = write_config(hybrid, "20-bad.toml", '[group."x"]\nmemory.max = "lots"\n')
+    assert run(hybrid, "apply") == 78
+    err = capsys.readouterr().err
+    assert f'{path}: group."x".memory.max: expected a size' in err
+    assert read_tree(tmp_path / "cgroup") == before
+
+
+def test_check_passes_and_reports_json(hybrid, capsys):
+    """check exits 0 on a valid config and reports the host layout."""
+    code, data = run_json(capsys, hybrid, "check")
+    assert code == 0
+    assert data["valid"] is True and data["groups"] == 1 and data["host"]["layout"] == "mixed"
+
+
+def test_check_refuses_a_knob_this_host_cannot_honour(hybrid, capsys):
+    """memory.high has no v1 counterpart: check exits 78 naming the key and why."""
+    write_config(hybrid, "20-high.toml", '[group."h"]\nmemory.high = "1G"\n')
+    code, data = run_json(capsys, hybrid, "check")
+    assert code == 78
+    assert data["error"]["reference"] == "config-invalid"
+    assert 'group."h".memory.high: cannot be honoured on this host: cgroup v1 has no memory.high' \
+        in data["error"]["message"]
+    assert run(hybrid, "check", "--no-host") == 0
+
+
+def test_memory_limit_below_usage_is_refused_unless_forced(hybrid, capsys, tmp_path):
+    """A limit under current usage is refused (exit 1, nothing written); --force writes it."""
+    (tmp_path / "cgroup/memory/cgman/web/memory.usage_in_bytes").write_text(str(2 << 30))
+    code, report = run_json(capsys, hybrid, "apply")
+    assert code == 1
+    assert [n["reference"] for n in report["notices"]] == ["memory-below"]
+    assert "below current usage 2G" in report["notices"][0]["message"]
+    limit = tmp_path / "cgroup/memory/cgman/web/memory.limit_in_bytes"
+    assert limit.read_text() == "9223372036854771712\n"
+    code, report = run_json(capsys, hybrid, "apply", "--force")
+    assert code == 0 and limit.read_text() == str(1 << 30)
+
+
+def test_removed_group_with_processes_is_kept(hybrid, capsys, tmp_path):
+    """A recorded group that left the config but holds a process is kept, and apply exits 0."""
+    build(tmp_path / "run/cgman", {"created.json": json.dumps(
+        {"version": 1, "created": {"cpu": ["/cgman/old"]}})})
+    build(tmp_path / "cgroup/cpu/cgman/old", v1_group("cpu", **{"cgroup.procs": "4242\n"}))
+    code, report = run_json(capsys, hybrid, "apply")
+    assert code == 0
+    kept = [n for n in report["notices"] if n["verb"] == "kept"]
+    assert [(n["path"], n["reference"]) for n in kept] == [("/cgman/old", "group-kept")]
+    assert "still holds 1 process(es) (e.g. pid 4242); kept, never killed" in kept[0]["message"]
+    assert (tmp_path / "cgroup/cpu/cgman/old").is_dir()
+
+
+def test_status_shows_drift_and_usage(hybrid, capsys, tmp_path):
+    """status --json reports each setting's kernel value, drift, and usage."""
+    (tmp_path / "cgroup/memory/cgman/web/memory.usage_in_bytes").write_text("1048576\n")
+    (tmp_path / "cgroup/cpu/cgman/web/cgroup.procs").write_text("7\n8\n")
+    code, data = run_json(capsys, hybrid, "status")
+    assert code == 0
+    (web,) = data["groups"]
+    assert web["name"] == "web" and web["in_sync"] is False and web["processes"] == 2
+    assert web["memory_bytes"] == 1 << 20
+    shares = next(s for s in web["settings"] if s["file"] == "cpu.shares")
+    assert (shares["key"], shares["desired"], shares["actual"], shares["in_sync"]) == \
+        ("cpu.weight", "2048", "1024", False)
+
+
+UNIFIED = "30 23 0:26 / /sys/fs/cgroup rw,nosuid,nodev,noexec,relatime shared:4 - cgroup2 cgroup2 rw,nsdelegate\n"
+
+
+@pytest.fixture(name="systemd_host")
+def _systemd_host(tmp_path, monkeypatch):
+    """A pure v2 host with systemd as PID 1 and a fake systemctl on PATH."""
+    delegated = dict(v2_group(), **{"cgroup.controllers": "cpu memory pids\n"}, web=v2_group())
+    roots = fake_host(tmp_path, UNIFIED, {"": {
+        "cgroup.controllers": "cpuset cpu io memory pids\n", "cgroup.subtree_control": "cpu memory pids\n",
+        "cgroup.procs": "1\n", "cgman.slice": dict(v2_group(), **{"cgman-groups.service": delegated})}},
+        systemd=True)
+    write_config(roots, "10-web.toml", WEB)
+    return roots
+
+
+def fake_systemctl(tmp_path, monkeypatch, output: str) -> None:
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir(exist_ok=True)
+    script = bin_dir / "systemctl"
+    script.write_text(f"#!/bin/sh\nprintf '{output}'\n")
+    script.chmod(script.stat().st_mode | stat.S_IXUSR)
+    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
+
+
+def test_systemd_groups_live_below_the_delegated_unit(systemd_host, capsys, tmp_path, monkeypatch):
+    """Under systemd the base is the unit's cgroup; cgman enables controllers there, never above."""
+    fake_systemctl(tmp_path, monkeypatch, "ControlGroup=/cgman.slice/cgman-groups.service\\nDelegate=yes\\n")
+    code, plan = run_json(capsys, systemd_host, "plan")
+    assert code == 0
+    base = "/cgman.slice/cgman-groups.service"
+    assert plan["host"]["base"] == base
+    assert [(a["verb"], a["path"], a["writes"]) for a in plan["actions"]] == [
+        ("evacuate", base, []),
+        ("enable", base, ["+cpu +memory"]),
+        ("write", f"{base}/web", ["1073741824"]),
+        ("write", f"{base}/web", ["200"]),
+    ]
+    assert all(a["path"].startswith(base) for a in plan["actions"])
+
+
+def test_systemd_without_the_unit_refuses_to_write(systemd_host, capsys, tmp_path, monkeypatch):
+    """No running cgman-groups.service: exit 69 with a hint, and nothing is written."""
+    fake_systemctl(tmp_path, monkeypatch, "ControlGroup=\\nDelegate=no\\n")
+    before = read_tree(tmp_path / "cgroup")
+    assert run(systemd_host, "apply") == 69
+    err = capsys.readouterr().err
+    assert "systemd is PID 1 but cgman-groups.service is not running" in err
+    assert "systemctl start cgman-groups.service" in err
+    assert read_tree(tmp_path / "cgroup") == before
+
+
+def test_systemd_unit_without_delegation_is_refused(systemd_host, capsys, tmp_path, monkeypatch):
+    """A payload unit without Delegate=yes is refused (exit 69)."""
+    fake_systemctl(tmp_path, monkeypatch, "ControlGroup=/cgman.slice/cgman-groups.service\\nDelegate=no\\n")
+    assert run(systemd_host, "plan") == 69
+    assert "has no Delegate=yes" in capsys.readouterr().err
+
+
+def test_controller_not_delegated_is_a_config_error(systemd_host, capsys, tmp_path, monkeypatch):
+    """io is available on the host but not in the delegated cgroup: exit 78 naming the unit."""
+    fake_systemctl(tmp_path, monkeypatch, "ControlGroup=/cgman.slice/cgman-groups.service\\nDelegate=yes\\n")
+    write_config(systemd_host, "20-io.toml", '[group."disk"]\nio.weight = 50\n')
+    assert run(systemd_host, "check") == 78
+    assert "the io controller is not delegated to cgman-groups.service" in capsys.readouterr().err
+
+
+def test_populated_group_cannot_gain_controlled_children(tmp_path, capsys):
+    """v2: a group with processes is refused controllers for a new child; the child's writes wait."""
+    roots = fake_host(tmp_path, UNIFIED, {"": {
+        "cgroup.controllers": "cpu memory pids\n", "cgroup.subtree_control": "cpu memory\n",
+        "cgroup.procs": "1\n", "cgman": dict(v2_group(**{"cgroup.subtree_control": "cpu\n"}),
+                                             web=v2_group(**{"cgroup.procs": "99\n"},
+                                                          child=v2_group()))}})
+    write_config(roots, "10.toml", '[group."web"]\ncpu.weight = 100\n[group."web/child"]\nmemory.max = "1G"\n')
+    code, plan = run_json(capsys, roots, "plan")
+    assert [(n["verb"], n["reference"]) for n in plan["notices"]] == [
+        ("refused", "no-processes"), ("blocked", "blocked")]
+    assert "holds 1 process(es) (e.g. pid 99)" in plan["notices"][0]["message"]
+    assert "memory.max waits on" in plan["notices"][1]["message"]
+    assert [(a["verb"], a["path"], a["writes"]) for a in plan["actions"]] == [("enable", "/cgman", ["+memory"])]
