@@ -9,7 +9,6 @@ what was expected. A configuration with any problem is rejected whole.
 
 from __future__ import annotations
 
-import difflib
 import grp
 import os
 import pwd
@@ -60,7 +59,7 @@ def load(directory: str) -> DesiredState:
     fragments = []
     for name in names:
         path = os.path.join(directory, name)
-        if not os.path.isfile(path):
+        if os.path.isdir(path):
             continue
         try:
             with open(path, "rb") as handle:
@@ -124,6 +123,8 @@ def _group_key(name: str) -> str:
 
 
 def _unknown(key: str, known, source: str, path: str, what: str) -> ConfigError:
+    import difflib  # only needed when something is wrong
+
     close = difflib.get_close_matches(key, list(known), n=1)
     hint = f'did you mean "{close[0]}"?' if close else "expected one of " + ", ".join(known)
     return ConfigError(f'unknown {what} "{key}"', source=source, key=path, hint=hint,
@@ -215,6 +216,10 @@ def _controller_request(key: str, path: str, controllers: Set[str], fragment: Fr
 
 def _parse_knob(key: str, raw: Any, path: str, settings: Dict[str, Any], fragment: Fragment) -> None:
     where = f"{path}.{key}"
+    if key in settings:  # TOML sees "cpu.weight" and cpu.weight as two different keys
+        fragment.errors.append(ConfigError(f"{key} is set twice in this group", source=fragment.source,
+                                           key=where, reference="knob-conflict"))
+        return
     found = knobs.lookup(key)
     if found is None:
         if key in knobs.REFUSED:
@@ -271,6 +276,11 @@ def _parse_ownership(body: Dict[str, Any], section: str, path: str, fragment: Fr
     fields: Dict[str, Optional[int]] = {}
     for key, value in body.items():
         where = f"{path}.{key}"
+        if key == "dperm" and section == "task":
+            fragment.errors.append(ConfigError("dperm belongs in perm.admin: the task section owns "
+                                               "files, not the directory", source=fragment.source,
+                                               key=where, reference="key-unknown"))
+            continue
         if key not in PERM_KEYS[section]:
             fragment.errors.append(_unknown(key, PERM_KEYS[section], fragment.source, where, "key"))
             continue

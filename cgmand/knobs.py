@@ -18,7 +18,6 @@ Pure module: no I/O.
 
 from __future__ import annotations
 
-import difflib
 import re
 from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple
@@ -247,7 +246,7 @@ THROTTLE_FILES = (
 class ThrottleConfig(v.ValueType):
     """Config spelling of a v1 throttle file: "MAJ:MIN N" lines (or a list)."""
 
-    expected = 'device limits such as "8:0 1048576" (a number, a size for bps, or "max"), or a list'
+    expected = 'device limits such as "8:0 1048576" (a number, a size for bps; 0 or "max" for none), or a list'
 
     def parse(self, raw: Any) -> Tuple:
         lines = raw if isinstance(raw, list) else [raw]
@@ -259,7 +258,11 @@ class ThrottleConfig(v.ValueType):
                 words = part.split()
                 if len(words) != 2 or not re.match(r"^\d+:\d+$", words[0]):
                     raise v.ValueProblem(self.expected, part)
-                devices[words[0]] = v.Size().parse(words[1])
+                if words[0] in devices:
+                    raise v.ValueProblem(self.expected + ", each device once", part)
+                # As in the v1 file itself, 0 means "no limit".
+                limit = v.Size().parse(words[1])
+                devices[words[0]] = MAX if limit == 0 else limit
         return tuple(sorted(devices.items()))
 
 
@@ -421,7 +424,7 @@ def _hugetlb(key: str) -> Optional[Tuple[Concept, int, v.ValueType]]:
     files = (prefix + rsvd + "limit_in_bytes", prefix + rsvd + "max")
     version = 2 if kind.endswith("max") else 1
     granularity = int(size) * v._SUFFIXES[unit]
-    base = _one(files, (SIZE1, SIZE2), 50)
+    base = _one(files, (SIZE1, SIZE2), 50, granular=True)
 
     def translate(keys: Dict[str, Any], target: int, ctx: Context) -> List[FileSetting]:
         # The kernel keeps whole huge pages (mm/hugetlb_cgroup.c rounds down).
@@ -440,5 +443,12 @@ def lookup(key: str) -> Optional[Tuple[Concept, int, v.ValueType]]:
 
 def suggest(key: str) -> Optional[str]:
     """The nearest known key, for "did you mean" hints."""
-    close = difflib.get_close_matches(key, list(KEYS) + list(REFUSED), n=1, cutoff=0.6)
+    import difflib  # only needed when something is wrong
+
+    known = list(KEYS) + list(REFUSED)
+    size = re.match(r"^hugetlb\.([^.]+)\.", key)
+    if size:  # hugetlb names carry the page size: suggest with the same one
+        known += [f"hugetlb.{size.group(1)}.{kind}"
+                  for kind in ("max", "limit_in_bytes", "rsvd.max", "rsvd.limit_in_bytes")]
+    close = difflib.get_close_matches(key, known, n=1, cutoff=0.6)
     return close[0] if close else None

@@ -86,7 +86,7 @@ def _component_problem(part: str, top: bool) -> Optional[str]:
     if part == "":
         return "empty path component (a doubled or trailing '/')"
     if part in (".", ".."):
-        return f'"{part}" is not allowed in a group name'
+        return f'"{part}" is not allowed in a cgroup path'
     if "." in part:
         return f'"{part}" contains a dot; the kernel reserves dots for interface files'
     bad = sorted({ch for ch in part if not (ch.isascii() and (ch.isalnum() or ch in "_@:+-"))})

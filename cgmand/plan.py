@@ -43,7 +43,7 @@ class Guard:
     children: FrozenSet[str] = frozenset()  # REMOVABLE / CHILDREN_KNOWN: expected child paths
 
 
-@dataclass
+@dataclass(eq=False)  # compared by identity: plans hold thousands
 class Action:
     id: int
     verb: str
@@ -104,8 +104,8 @@ class Plan:
     def drift(self) -> bool:
         return bool(self.actions or self.notices)
 
-    def refuse(self, action: Action, message: str, verb: str = REFUSED, reference: str = "refused") -> None:
-        """Drop an action, and every action that depends on it, with a notice each."""
+    def refuse(self, action: Action, message: str, verb: str = REFUSED, reference: str = "refused") -> Set[int]:
+        """Drop an action, and every action that depends on it, with a notice each; return their ids."""
         doomed = {action.id}
         for other in self.actions:
             if doomed.intersection(other.after):
@@ -120,6 +120,7 @@ class Plan:
                                                f"{other.verb} {_what(other)} waits on: {message}",
                                                other.group, "blocked"))
         self.actions = [a for a in self.actions if a.id not in doomed]
+        return doomed
 
 
 def _what(action: Action) -> str:

@@ -135,13 +135,14 @@ def _children_problem(action: Action, fs: CgroupFS, allowed: Set[str]) -> Option
 def check(plan: Plan, fss: Dict[str, CgroupFS]) -> Plan:
     """Turn guarded actions whose guard fails into notices (and their dependents)."""
     removing = {a.path for a in plan.actions if a.verb == RMDIR}
-    for action in list(plan.actions):
-        if action not in plan.actions:
-            continue  # already dropped as a dependent
+    dropped: Set[int] = set()
+    for action in [a for a in plan.actions if a.guard is not None]:
+        if action.id in dropped:
+            continue  # already dropped as a dependent of an earlier refusal
         problem = guard_problem(action, fss[action.hierarchy], removing)
         if problem:
             verb = KEPT if action.verb == RMDIR else REFUSED
-            plan.refuse(action, problem, verb, "group-kept" if verb == KEPT else action.guard.kind)
+            dropped |= plan.refuse(action, problem, verb, "group-kept" if verb == KEPT else action.guard.kind)
     return plan
 
 

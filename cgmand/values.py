@@ -66,6 +66,11 @@ def _as_int(raw: Any, expected: str) -> int:
     return raw
 
 
+def _is_max(raw: Any) -> bool:
+    """ "max", or -1 as cgconfig files and v1 kernels write it (never a float or a bool)."""
+    return raw == MAX or raw == "-1" or (type(raw) is int and raw == -1)
+
+
 def _read_int(text: str) -> int:
     text = text.strip()
     if not re.fullmatch(r"-?\d+", text):
@@ -138,7 +143,7 @@ class IntOrMax(ValueType):
         self.expected = f'{what} from {lo} to {hi}, or "max"'
 
     def parse(self, raw: Any) -> Any:
-        if raw == MAX or raw == -1 or raw == "-1":
+        if _is_max(raw):
             return MAX
         value = _as_int(raw, self.expected)
         if not self.lo <= value <= self.hi:
@@ -176,19 +181,18 @@ class Size(IntOrMax):
         self.expected = Size.expected
 
     def parse(self, raw: Any) -> Any:
-        if raw in (MAX, -1, "-1"):
+        if _is_max(raw):
             return MAX
-        if isinstance(raw, bool):
-            raise ValueProblem(self.expected, raw)
-        if isinstance(raw, int):
-            if raw < 0:
-                raise ValueProblem(self.expected, raw)
-            return raw
-        if isinstance(raw, str):
+        value = None
+        if isinstance(raw, int) and not isinstance(raw, bool):
+            value = raw
+        elif isinstance(raw, str):
             match = _SIZE_RE.match(raw.strip())
             if match:
-                return int(match.group(1)) * _SUFFIXES[match.group(2).upper()]
-        raise ValueProblem(self.expected, raw)
+                value = int(match.group(1)) * _SUFFIXES[match.group(2).upper()]
+        if value is None or not self.lo <= value <= self.hi:
+            raise ValueProblem(self.expected, raw)
+        return value
 
     def render(self, value: Any) -> str:
         if value == MAX:
@@ -213,7 +217,7 @@ class Bool01(ValueType):
     def parse(self, raw: Any) -> int:
         if isinstance(raw, bool):
             return int(raw)
-        if raw in (0, 1, "0", "1"):
+        if (type(raw) is int and raw in (0, 1)) or raw in ("0", "1"):
             return int(raw)
         raise ValueProblem(self.expected, raw)
 
@@ -238,11 +242,12 @@ class CpuList(ValueType):
     expected = 'a CPU/node list such as "0-3,8" or a single number'
     hierarchical = True
     unset: FrozenSet[int] = frozenset()  # v1: a new cpuset is empty
+    LIMIT = 65536  # far above any kernel's NR_CPUS; keeps a typo from filling memory
 
     def parse(self, raw: Any) -> FrozenSet[int]:
         if isinstance(raw, bool):
             raise ValueProblem(self.expected, raw)
-        if isinstance(raw, int) and raw >= 0:
+        if isinstance(raw, int) and 0 <= raw < self.LIMIT:
             return frozenset([raw])
         if not isinstance(raw, str) or not raw.strip():
             raise ValueProblem(self.expected, raw)
@@ -255,6 +260,8 @@ class CpuList(ValueType):
             last = int(match.group(2)) if match.group(2) is not None else first
             if last < first:
                 raise ValueProblem(self.expected + " (ranges go low-high)", raw)
+            if last >= self.LIMIT:
+                raise ValueProblem(self.expected + f" (numbers below {self.LIMIT})", raw)
             items.update(range(first, last + 1))
         return frozenset(items)
 
@@ -393,7 +400,7 @@ class IoMax(ValueType):
         'numbers, sizes or "max"), or a list of them'
     )
     _bps = Size()
-    _iops = IntOrMax(1, 2**63 - 1)
+    _iops = IntOrMax(0, 2**63 - 1)
 
     def parse(self, raw: Any) -> Tuple:
         lines = raw if isinstance(raw, list) else [raw]
@@ -420,6 +427,8 @@ class IoMax(ValueType):
                 limits[key] = kind.parse(text)
             except ValueProblem:
                 raise ValueProblem(self.expected, line) from None
+            if limits[key] == 0:  # v1 reads 0 as "no limit"; say "max" to be unambiguous
+                raise ValueProblem(self.expected + ' (at least 1; "max" for no limit)', line)
         return tuple(limits[k] for k in IO_MAX_KEYS)
 
     @staticmethod
@@ -458,6 +467,8 @@ class DeviceLimits(ValueType):
     expected = '"MAJ:MIN N" lines'
 
     def parse(self, raw: Any) -> Tuple:
+        if not isinstance(raw, str):
+            raise ValueProblem(self.expected, raw)
         return self.read(raw)
 
     def read(self, text: str) -> Tuple:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field, replace
+from functools import cached_property
 from typing import Dict, FrozenSet, List, Optional, Tuple
 
 from cgmand.errors import HostError
@@ -42,7 +43,7 @@ class Hierarchy:
     controllers: FrozenSet[str]  # canonical names (blkio is "io")
     name: Optional[str] = None  # v1 named hierarchy, e.g. "systemd"
 
-    @property
+    @cached_property
     def key(self) -> str:
         """Stable identity for state and messages: "unified", "cpu,cpuacct", "name=systemd"."""
         if self.version == 2:

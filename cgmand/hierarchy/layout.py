@@ -130,8 +130,7 @@ def _place_group(group: GroupSpec, host: Host, placed: Dict[str, Dict[str, Node]
              "it", "add a controller table such as cpu = {}")
     path = join(host.base, group.name)
     for key, settings in files.items():
-        hierarchy = next(h for h in host.hierarchies if h.key == key)
-        own = v2_needs if hierarchy.version == 2 else set()
+        own = v2_needs if key == "unified" else set()
         placed[key][path] = Node(path, GROUP, group.name, sorted(settings, key=lambda s: s.order),
                                  set(own), perm=group.perm)
 

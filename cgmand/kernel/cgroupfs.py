@@ -64,17 +64,17 @@ class CgroupFS:
         try:
             fd = os.open(path, os.O_RDONLY)
             try:
-                chunks = []
-                while True:
-                    chunk = os.read(fd, 65536)
-                    if not chunk:
+                data = os.read(fd, 65536)  # interface files are small: one read, usually
+                while len(data) % 65536 == 0 and data:
+                    more = os.read(fd, 65536)
+                    if not more:
                         break
-                    chunks.append(chunk)
+                    data += more
             finally:
                 os.close(fd)
         except OSError as err:
             raise fail("read", path, err) from err
-        return b"".join(chunks).decode("utf-8", "replace")
+        return data.decode("utf-8", "replace")
 
     def read_if_present(self, cgroup: str, file: str) -> Optional[str]:
         """The file's text; None if the file is missing; CgroupGone if the cgroup is."""

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import os
-import shutil
-import subprocess
 from typing import FrozenSet, Optional
 
 from cgmand.errors import HostError, KernelError
@@ -29,6 +27,9 @@ def systemd_is_pid1(run_root: str) -> bool:
 
 def ask_systemd(unit: str) -> Systemd:
     """ControlGroup and Delegate of the payload unit, from systemctl (public API)."""
+    import shutil  # imported here: only systemd hosts pay for it
+    import subprocess
+
     systemctl = shutil.which("systemctl")
     if systemctl is None:
         raise HostError("systemd is PID 1 but systemctl is not on PATH", reference="systemctl-missing")
