@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from typing import Any, Tuple
 
-from cgmand import config, plan as planner, reconcile, render, status
+from cgmand import config, configcache, plan as planner, reconcile, render, status
 from cgmand.errors import ExitCode
 from cgmand.hierarchy import Host, layout
 from cgmand.kernel import hostinfo, record
@@ -26,7 +27,7 @@ def _emit(args: Any, text: str, data: Any) -> None:
 
 def load(roots: Roots) -> Tuple[DesiredState, Host, layout.Layout]:
     """Config, host model and layout; raises ConfigErrors (78) or HostError (69)."""
-    desired = config.load(roots.config_dir)
+    desired = configcache.load(roots.config_dir, os.path.join(roots.run_root, "cgman"))
     logger().info("config_loaded", source=roots.config_dir, groups=len(desired.groups),
                   files=len(desired.sources))
     host = hostinfo.detect(desired.manager, roots)
@@ -45,7 +46,7 @@ def make_plan(roots: Roots, force: bool) -> Tuple[DesiredState, Host, planner.Pl
 
 
 def check(args: Any, roots: Roots) -> int:
-    desired = config.load(roots.config_dir)
+    desired = config.load(roots.config_dir)  # always the full parse: that is what check is for
     text = f"ok: {len(desired.groups)} groups in {len(desired.sources)} files"
     data = {"valid": True, "groups": len(desired.groups), "files": list(desired.sources)}
     if not args.no_host:

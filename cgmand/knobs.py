@@ -35,7 +35,8 @@ class FileSetting:
     vtype: v.ValueType
     source: str  # the config key that asked for it, for messages
     order: int  # write order within one cgroup when raising; reversed when lowering
-    inherit: bool = False  # v1 cpuset: fill from the parent when empty (value is None)
+    inherit: bool = False  # v1 cpuset: follow the parent's value (value is None)
+    follows: Optional[str] = None  # take the write direction of this other file of the cgroup
 
 
 class Untranslatable(Exception):
@@ -84,7 +85,7 @@ CONTROLLERS: Dict[str, Controller] = {
     "hugetlb": Controller("hugetlb", "hugetlb"),
     "rdma": Controller("rdma", "rdma"),
     "misc": Controller("misc", "misc"),
-    "perf_event": Controller("perf_event", "perf_event"),
+    "perf_event": Controller("perf_event", None),  # implicit on v2: never in cgroup.controllers
     "freezer": Controller("freezer", None),  # v2 freezes through core cgroup.freeze
     "devices": Controller("devices", None, "cgroup v2 controls devices with eBPF only"),
     "net_cls": Controller("net_cls", None, "cgroup v2 has no net_cls; match cgroup paths in nftables"),
@@ -191,10 +192,10 @@ def _cpu_max(keys: Dict[str, Any], version: int, ctx: Context) -> List[FileSetti
         source = "cpu.cfs_quota_us" if "cpu.cfs_quota_us" in keys else "cpu.cfs_period_us"
     if version == 2:
         return [FileSetting("cpu.max", (quota, period), v.CpuMax(), source, 20)]
-    # v1 checks quota against period and against the parent (research §3.10):
-    # period first when raising, quota first when lowering (orders reverse).
+    # v1 checks the quota/period ratio against the parent's (research §3.10):
+    # the period moves with the quota, first when raising, last when lowering.
     return [
-        FileSetting("cpu.cfs_period_us", period, PERIOD1, source, 20),
+        FileSetting("cpu.cfs_period_us", period, PERIOD1, source, 20, follows="cpu.cfs_quota_us"),
         FileSetting("cpu.cfs_quota_us", quota, QUOTA1, source, 21),
     ]
 

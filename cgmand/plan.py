@@ -128,7 +128,7 @@ def _what(action: Action) -> str:
 
 
 class _Builder:
-    def __init__(self, target: Target, observed: Observed, force: bool, start: int):
+    def __init__(self, target: Target, observed: Observed, force: bool, start: int, systemd: bool = False):
         self.target = target
         self.key = target.hierarchy.key
         self.flavour = target.hierarchy.flavour
@@ -142,6 +142,8 @@ class _Builder:
         self.enable: Dict[str, int] = {}
         self.blocked: Set[str] = set()
         self.cpusets: Dict[str, Dict[str, object]] = {}
+        self.systemd = systemd
+        self.created: Set[str] = set()  # the cgroups of this hierarchy cgman made
 
     def add(self, phase: List[Action], verb: str, where: Node, **kw) -> Action:
         action = Action(self.next_id, verb, self.key, where.path, where.group, **kw)
@@ -166,52 +168,63 @@ class _Builder:
         if not state.exists:
             if not node.may_create:
                 self.blocked.add(node.path)
-                self.notices.append(Notice(REFUSED, self.key, node.path,
-                                           "missing, and it is not cgman's to create (systemd owns it)",
+                self.notices.append(Notice(REFUSED, self.key, node.path, _not_creatable(node, self.systemd),
                                            node.group, "base-missing"))
                 return
-            made = self.add(self.pass_a, MKDIR, node, after=deps[:1])
+            made = self.add(self.pass_a, MKDIR, node, after=(self.mkdir[parent],) if parent in self.mkdir else ())
             self.mkdir[node.path] = made.id
             deps = deps + (made.id,)
-        for setting in node.settings:
-            self.plan_setting(node, setting, state, deps)
+        self.plan_settings(node, state, deps)
         if node.perm is not None and (not state.exists or _perm_drift(node, state, self.flavour.task_files)):
             self.add(self.pass_a, CHOWN, node, after=deps, node=node, new="perm")
         self.plan_subtree(node, state, deps)
 
-    def plan_setting(self, node: Node, setting: FileSetting, state: NodeState, deps: Tuple[int, ...]) -> None:
+    def plan_settings(self, node: Node, state: NodeState, deps: Tuple[int, ...]) -> None:
+        """Writes for one cgroup, each in the pass its direction asks for, in knob-table order."""
+        changes = [c for c in (self.change(node, s, state) for s in node.settings) if c is not None]
+        direction = {c[0].file: c[3] for c in changes}
+        for setting, desired, old, way, texts in changes:
+            if setting.follows:  # e.g. the v1 CFS period moves with its quota
+                way = direction.get(setting.follows, way)
+            vtype = setting.vtype
+            common = dict(file=setting.file, setting=setting, source=setting.source, after=deps,
+                          old=_show(vtype, state.files.get(setting.file), state.exists),
+                          new=vtype.render(desired) + (" (from parent)" if setting.inherit else ""))
+            if way == NEITHER:  # unrelated cpusets: widen to the union first (top-down)
+                wide = vtype.widen(old, desired)
+                self.add(self.pass_a, WRITE, node, texts=(vtype.format(wide),), desired=wide, **common)
+                common["after"] = ()
+            phase = self.pass_b if way in (LOWER, NEITHER) else self.pass_a
+            guard = self.memory_guard(setting, desired, old, state)
+            self.add(phase, WRITE, node, texts=tuple(texts), desired=desired, guard=guard, **common)
+
+    def change(self, node: Node, setting: FileSetting, state: NodeState):
+        """(setting, desired, old, direction, texts) if the file must change, else None."""
         observed = state.files.get(setting.file) if state.exists else None
         vtype = setting.vtype
         desired = setting.value
         if setting.inherit:
             current = _parse(vtype, observed)
-            if state.exists and not (node.owned and not current):
+            # cgman's cgroups follow their parent's cpuset (what an unset cpuset means on
+            # v2); an ancestor is filled only when empty and cgman created it.
+            if state.exists and not node.owned and (current or node.path not in self.created):
                 self.cpusets.setdefault(node.path, {})[setting.file] = current
-                return  # an existing, non-empty (or not cgman's) cpuset stays as it is
+                return None
             desired = self.cpusets.get(parent_of(node.path), {}).get(setting.file)
             if not desired:
                 self.notices.append(Notice(REFUSED, self.key, node.path,
                                            f"cannot fill {setting.file}: the parent's is empty or unknown",
                                            node.group, "cpuset-parent-empty"))
-                return
+                return None
         self.cpusets.setdefault(node.path, {})[setting.file] = desired
         texts = vtype.writes(desired, observed)
         if not texts:
-            return
+            return None
         old = _parse(vtype, observed) if state.exists else vtype.unset
-        direction = NEUTRAL
+        way = NEUTRAL
         if self.flavour.constrains_children and vtype.hierarchical and old is not None:
-            direction = vtype.direction(old, desired)
-        common = dict(file=setting.file, setting=setting, source=setting.source, after=deps,
-                      old=_show(vtype, observed, state.exists),
-                      new=vtype.render(desired) + (" (from parent)" if setting.inherit else ""))
-        if direction == NEITHER:  # unrelated cpusets: widen to the union first (top-down)
-            self.add(self.pass_a, WRITE, node, texts=(vtype.format(vtype.widen(old, desired)),),
-                     desired=vtype.widen(old, desired), **common)
-            common["after"] = ()
-        phase = self.pass_b if direction in (LOWER, NEITHER) else self.pass_a
-        guard = self.memory_guard(setting, desired, old, state)
-        self.add(phase, WRITE, node, texts=tuple(texts), desired=desired, guard=guard, **common)
+            way = vtype.direction(old, desired)
+        return (setting, desired, old, way, texts)
 
     def memory_guard(self, setting: FileSetting, desired: object, old: object, state: NodeState) -> Optional[Guard]:
         """Lowering the hard limit below current use OOM-kills on v2: check first (§3.4)."""
@@ -248,6 +261,14 @@ class _Builder:
                      old=" ".join(sorted(have)), new=" ".join(sorted(wanted)))
 
 
+def _not_creatable(node: Node, systemd: bool) -> str:
+    if node.path == "/":
+        return "the hierarchy's root cgroup is missing (is the filesystem mounted?)"
+    if systemd:
+        return "missing, and it is not cgman's to create (systemd owns it)"
+    return "missing, and it is not cgman's to create"
+
+
 def _parse(vtype, text: Optional[str]):
     if text is None:
         return None
@@ -272,7 +293,7 @@ def _perm_drift(node: Node, state: NodeState, task_files: Tuple[str, ...]) -> bo
 
 def perm_changes(node: Node, entries: Mapping[str, Tuple[int, int, int]],
                  task_files: Tuple[str, ...]) -> List[Tuple[str, int, int, int]]:
-    """(name, uid, gid, mode) for each entry whose owner or mode differs; -1 = keep.
+    """(name, uid, gid, mode) for each entry whose owner or mode differs (unset fields keep theirs).
 
     cgconfig semantics (research/libcgroup.md §1.3): admin owns the directory
     and its files, task owns the files that take processes; fperm is masked by
@@ -284,11 +305,10 @@ def perm_changes(node: Node, entries: Mapping[str, Tuple[int, int, int]],
     for name, (uid, gid, mode) in sorted(entries.items()):
         who = perm.task if name in task_files and _set(perm.task) else perm.admin
         want_mode = mode
-        if name == ".":
-            want_mode = _merge_mode(mode, perm.admin.dperm, 0o7777)
-        elif who.fperm is not None:
+        wanted = perm.admin.dperm if name == "." else who.fperm
+        if wanted is not None:
             owner = (mode >> 6) & 0o7
-            want_mode = _merge_mode(mode, who.fperm, 0o7000 | owner << 6 | owner << 3 | owner)
+            want_mode = _merge_mode(mode, wanted, 0o7000 | owner << 6 | owner << 3 | owner)
         want = (who.uid if who.uid is not None else uid, who.gid if who.gid is not None else gid, want_mode)
         if want != (uid, gid, mode):
             out.append((name, want[0], want[1], want[2]))
@@ -312,7 +332,8 @@ def make(layout: Layout, observed: Observed, record: Record, force: bool = False
         target = layout.target(key)
         builder = None
         if target is not None:
-            builder = _Builder(target, observed, force, next_id)
+            builder = _Builder(target, observed, force, next_id, layout.host.systemd is not None)
+            builder.created = record.get(key, set())
             builder.run()
             next_id = builder.next_id
         removals = _removals(key, target, observed, record.get(key, set()), next_id)
@@ -332,11 +353,14 @@ def _removals(key: str, target: Optional[Target], observed: Observed, created: S
                    and (observed.get((key, p)) or NodeState(False)).exists),
                   key=lambda p: (-p.count("/"), p))
     ids = {path: start + i for i, path in enumerate(gone)}
+    children: Dict[str, List[str]] = {}
+    for path in gone:
+        children.setdefault(parent_of(path), []).append(path)
     out = []
     for path in gone:
-        children = frozenset(p for p in gone if parent_of(p) == path)
-        out.append(Action(ids[path], RMDIR, key, path, after=tuple(ids[c] for c in sorted(children)),
-                          guard=Guard(REMOVABLE, children=children)))
+        mine = sorted(children.get(path, ()))
+        out.append(Action(ids[path], RMDIR, key, path, after=tuple(ids[c] for c in mine),
+                          guard=Guard(REMOVABLE, children=frozenset(mine))))
     return out
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Set, Tuple
 
-from cgmand.errors import CgroupGone, KernelError, ProcessGone
+from cgmand.errors import CgroupBusy, CgroupGone, KernelError, ProcessGone
 from cgmand.hierarchy import Host
 from cgmand.hierarchy.layout import Layout, Target
 from cgmand.kernel.cgroupfs import CgroupFS
@@ -156,13 +156,17 @@ def apply(plan: Plan, fss: Dict[str, CgroupFS], record: Dict[str, Set[str]]) -> 
         if any(dep not in done for dep in action.after):
             report.outcomes.append(Outcome(action, SKIPPED, "an earlier step for this cgroup failed"))
             continue
-        problem = guard_problem(action, fs, removing)
+        # Re-check right before acting: the state may have changed since the plan.
+        # Not for rmdir: the kernel itself refuses to remove a busy cgroup.
+        problem = guard_problem(action, fs, removing) if action.verb != RMDIR else None
         if problem:
-            status = KEPT if action.verb == RMDIR else REFUSED
-            report.outcomes.append(Outcome(action, status, problem))
+            report.outcomes.append(Outcome(action, REFUSED, problem))
             continue
         try:
             message = _execute(action, fs, record)
+        except CgroupBusy as err:
+            report.outcomes.append(Outcome(action, KEPT, f"{err.message}; kept, never killed"))
+            continue
         except KernelError as err:
             report.outcomes.append(Outcome(action, FAILED, err.message))
             continue

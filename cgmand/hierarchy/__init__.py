@@ -209,5 +209,23 @@ def build(hierarchies: List[Hierarchy], base: str, *, page_size: int = 4096,
                             hint="use the unit file shipped in systemd/, which sets Delegate=yes")
         if root_set:
             warnings.append(f"manager.root is ignored under systemd: groups live below {systemd.control_group}")
-        base = systemd.control_group
+        base = _visible(systemd.control_group, hierarchies)
     return Host(tuple(hierarchies), base, page_size, systemd, delegated, tuple(warnings))
+
+
+def _visible(cgroup: str, hierarchies: List[Hierarchy]) -> str:
+    """systemd names cgroups from the hierarchy's root; a mount may show only a subtree of it.
+
+    The path below the mount is the cgroup path minus the mounted root; a cgroup
+    outside that subtree cannot be reached (research/systemd-v2.md §5).
+    """
+    tracking = next((h for h in hierarchies if h.version == 2), None) or \
+        next((h for h in hierarchies if h.name == "systemd"), None)
+    root = tracking.root.rstrip("/") if tracking is not None else ""
+    if not root:
+        return cgroup
+    if cgroup == root or cgroup.startswith(root + "/"):
+        return cgroup[len(root):] or "/"
+    raise HostError(f"the delegated cgroup {cgroup} is outside the cgroup subtree mounted here ({root})",
+                    reference="delegated-unit-missing")
+

@@ -18,7 +18,7 @@ from cgmand import knobs
 from cgmand.errors import ConfigError, ConfigErrors
 from cgmand.hierarchy import SYSTEMD_V1_MANAGED, Hierarchy, Host
 from cgmand.knobs import CONTROLLERS, FileSetting
-from cgmand.model import DesiredState, GroupSpec, Perm, ancestors, join, parent_of
+from cgmand.model import DesiredState, GroupSpec, Perm, ancestors, depth, join, parent_of
 from cgmand.values import CpuList
 
 ANCESTOR, BASE, IMPLICIT, GROUP = "ancestor", "base", "implicit", "group"
@@ -90,6 +90,7 @@ def _place_group(group: GroupSpec, host: Host, placed: Dict[str, Dict[str, Node]
     v2_needs: Set[str] = set()
     ctx = knobs.Context(host.page_size, group.settings)
     where = f'group."{group.name}"'
+    errors_before = len(errors)
 
     def fail(key: str, reason: str, hint: Optional[str] = None) -> None:
         errors.append(ConfigError(reason, source=group.source, key=f"{where}.{key}" if key else where,
@@ -125,7 +126,7 @@ def _place_group(group: GroupSpec, host: Host, placed: Dict[str, Dict[str, Node]
         home_of(controller, controller)
     for mirror in host.mirrors():
         files.setdefault(mirror.key, [])
-    if not files:
+    if not files and len(errors) == errors_before:  # not when its controllers were refused above
         fail("", "the group names no controller, and this host has no cgroup2 hierarchy to hold "
              "it", "add a controller table such as cpu = {}")
     path = join(host.base, group.name)
@@ -153,7 +154,7 @@ def _complete(hierarchy: Hierarchy, groups: Dict[str, Node], host: Host) -> Targ
         nodes[path] = node
         if path != "/":
             nodes[parent_of(path)].children.append(path)
-    for node in sorted(nodes.values(), key=lambda n: -n.path.count("/")):
+    for node in sorted(nodes.values(), key=lambda n: -depth(n.path)):
         node.needs = set(node.own).union(*(nodes[c].needs for c in node.children))
     if hierarchy.flavour.fills_cpuset and "cpuset" in hierarchy.controllers:
         _inherit_cpusets(nodes)

@@ -435,3 +435,14 @@ def test_describe_summarises_the_host():
              "controllers": ["net_cls", "net_prio"]},
         ],
     }
+
+
+def test_systemd_base_is_mapped_below_a_subtree_mount():
+    """A cgroup2 mount of /lxc/c1 shows systemd's /lxc/c1/x.service as /x.service; outside it is refused."""
+    from cgmand.errors import HostError
+    mounted = [Hierarchy(2, "/sys/fs/cgroup", "/lxc/c1", frozenset({"cpu"}))]
+    inside = build(mounted, "/cgman", systemd=Systemd("u.service", "/lxc/c1/cgman.slice/u.service", True))
+    assert inside.base == "/cgman.slice/u.service"
+    with pytest.raises(HostError) as caught:
+        build(mounted, "/cgman", systemd=Systemd("u.service", "/other/u.service", True))
+    assert "outside the cgroup subtree mounted here (/lxc/c1)" in caught.value.message

@@ -428,3 +428,22 @@ def test_all_refusals_are_reported_together():
         lay(legacy(), group("a", {"memory.high": "1G"}), group("b"))
     assert [e.key for e in caught.value.errors] == ['group."a".memory.high', 'group."b"']
     assert caught.value.render().startswith("configuration is invalid (2 problems):\n  /etc/cgman/10-web.toml")
+
+
+def test_root_needs_include_what_its_descendants_need():
+    """needs is computed bottom-up with "/" last, so the root knows what the tree needs."""
+    layout = lay(unified(), group("web", {"pids.max": 5}))
+    assert layout.target("unified").nodes["/"].needs == {"pids"}
+
+
+def test_perf_event_is_implicit_on_v2():
+    """perf_event is never listed in cgroup.controllers on v2: an empty table places the group, no error."""
+    layout = lay(unified(), group("web", controllers={"perf_event"}))
+    assert layout.target("unified").nodes["/cgman/web"].own == set()
+
+
+def test_unavailable_controllers_are_the_only_errors():
+    """When a group's only controllers are unavailable, no extra "names no controller" error appears."""
+    cgconfig_host = host("legacy-cgconfig-cgroup-dir.txt")
+    problems = errors_of(cgconfig_host, group("web", {"hugetlb.2MB.limit_in_bytes": "2M"}))
+    assert len(problems) == 1 and "hugetlb controller is not available" in problems[0][0]

@@ -103,7 +103,7 @@ def test_cold_v2_plan_order_and_dependencies():
     plan = make(v2_web(), observed(exists("unified", "/", subtree={"memory"})), {})
     assert rows(plan) == [
         (ENABLE, "unified", "/", None, ("+cpu +cpuset",), ()),
-        (MKDIR, "unified", "/cgman", None, (), (0,)),
+        (MKDIR, "unified", "/cgman", None, (), ()),
         (ENABLE, "unified", "/cgman", None, ("+cpu +cpuset +memory",), (0, 1)),
         (MKDIR, "unified", "/cgman/web", None, (), (1,)),
         (WRITE, "unified", "/cgman/web", "memory.max", ("1073741824",), (1, 2, 3)),
@@ -394,15 +394,37 @@ def test_v1_cold_cpuset_fills_every_new_level_from_the_root():
     ]
 
 
-def test_v1_existing_nonempty_cpuset_is_not_refilled():
-    """An existing cgroup with its own cpuset keeps it; its new child inherits that value."""
+def test_v1_unset_cpuset_follows_the_parent():
+    """A cgman cgroup without its own cpuset tracks its parent's (v2's "empty = inherit")."""
     layout = lay(hybrid(), group("web", controllers={"cpuset"}), group("web/a", controllers={"cpuset"}))
     plan = make(layout, cpuset_state(web="3\n"), {})
     assert brief(plan, "cpuset") == [
+        (WRITE, "/cgman/web", "cpuset.cpus", ("0-3",)),
         (MKDIR, "/cgman/web/a", None, ()),
-        (WRITE, "/cgman/web/a", "cpuset.cpus", ("3",)),
+        (WRITE, "/cgman/web/a", "cpuset.cpus", ("0-3",)),
         (WRITE, "/cgman/web/a", "cpuset.mems", ("0",)),
     ]
+
+
+def test_v1_narrowing_a_parent_narrows_following_children_first():
+    """Parent 0-3 -> 0-1 with an inheriting child at 0-3: the child is narrowed first (bottom-up)."""
+    layout = lay(hybrid(), group("web", {"cpuset.cpus": "0-1"}), group("web/a", controllers={"cpuset"}))
+    plan = make(layout, cpuset_state(web="0-3\n", web_a="0-3\n"), {})
+    assert brief(plan, "cpuset") == [
+        (WRITE, "/cgman/web/a", "cpuset.cpus", ("0-1",)),
+        (WRITE, "/cgman/web", "cpuset.cpus", ("0-1",)),
+    ]
+
+
+def test_v1_empty_ancestor_cgman_created_is_filled():
+    """An ancestor above the base that cgman created (e.g. systemd's slice in cpuset) is filled when empty."""
+    layout = lay(hybrid(base="/a/b"), group("web", controllers={"cpuset"}))
+    state = observed(exists("cpuset", "/", cpuset__cpus="0-3\n", cpuset__mems="0\n"),
+                     exists("cpuset", "/a", cpuset__cpus="\n", cpuset__mems="\n"),
+                     exists("unified", "/"), exists("unified", "/a"))
+    plan = make(layout, state, {"cpuset": {"/a"}})
+    assert brief(plan, "cpuset")[:2] == [(WRITE, "/a", "cpuset.cpus", ("0-3",)), (WRITE, "/a", "cpuset.mems", ("0",))]
+    assert notices(plan) == []
 
 
 def test_v1_existing_empty_cgman_cpuset_is_filled():
@@ -631,7 +653,7 @@ def test_systemd_ancestors_are_not_written_and_the_base_is_evacuated_before_enab
     assert rows(plan) == [
         (EVACUATE, "unified", D, "cgroup.procs", (), ()),
         (ENABLE, "unified", D, None, ("+memory",), (0,)),
-        (MKDIR, "unified", D + "/web", None, (), (1,)),
+        (MKDIR, "unified", D + "/web", None, (), ()),
         (WRITE, "unified", D + "/web", "memory.max", ("1073741824",), (1, 2)),
     ]
     assert plan.actions[0].new == D + "/anchor"
@@ -818,3 +840,19 @@ def test_plan_values_use_canonical_max():
     """A v2 limit set to max is written as "max"."""
     (write,) = memory_plan("1073741824\n", value="max").actions
     assert write.texts == ("max",) and write.desired == MAX
+
+
+def test_v1_cfs_period_moves_with_its_quota():
+    """Lowering the quota/period: quota first (bottom-up), then period; raising: period first (top-down)."""
+    def cfs(quota, period, old_quota, old_period):
+        layout = lay(hybrid(), group("web", {"cpu.max": f"{quota} {period}"}))
+        state = observed(exists("cpu,cpuacct", "/"), exists("cpu,cpuacct", "/cgman"),
+                         exists("cpu,cpuacct", "/cgman/web", cpu__cfs_quota_us=f"{old_quota}\n",
+                                cpu__cfs_period_us=f"{old_period}\n"),
+                         exists("unified", "/"), exists("unified", "/cgman"), exists("unified", "/cgman/web"))
+        plan = make(layout, state, {})
+        return [(a.file, a.texts) for a in plan.actions], plan
+    lowered, _ = cfs(20000, 50000, 50000, 100000)
+    assert lowered == [("cpu.cfs_quota_us", ("20000",)), ("cpu.cfs_period_us", ("50000",))]
+    raised, _ = cfs(50000, 100000, 20000, 50000)
+    assert raised == [("cpu.cfs_period_us", ("100000",)), ("cpu.cfs_quota_us", ("50000",))]
