@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import List, Optional
 
 from cgmand import __version__
 from cgmand.errors import CgmanError, ExitCode
 from cgmand.roots import Roots
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import List, Optional
 
 
 def _root_options(parser: argparse.ArgumentParser, defaults: bool) -> None:

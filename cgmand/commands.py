@@ -1,32 +1,48 @@
-"""One small function per subcommand; each returns the exit status."""
+"""One small function per subcommand; each returns the exit status.
+
+plan and apply first ask kernel/snapshot.py whether the system is still
+exactly as last verified in sync; only if not do they import and run the
+full pipeline (config, host, layout, observe, plan), so the common
+"nothing changed" case costs little more than reading the managed files.
+"""
 
 from __future__ import annotations
 
 import os
 import sys
-from typing import Any, Tuple
 
-from cgmand import config, configcache, plan as planner, reconcile, render, status
 from cgmand.errors import ExitCode
-from cgmand.hierarchy import Host, layout
-from cgmand.kernel import hostinfo, record
+from cgmand.kernel import snapshot
 from cgmand.log import logger
-from cgmand.model import DesiredState
-from cgmand.roots import Roots
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, Tuple
+
+    from cgmand.hierarchy import Host
+    from cgmand.hierarchy.layout import Layout
+    from cgmand.model import DesiredState
+    from cgmand.plan import Plan
+    from cgmand.roots import Roots
 
 
-def _emit(args: Any, text: str, data: Any) -> None:
+def _emit(args: Any, text: Any, data: Any) -> None:
+    """Print text, or JSON with --json; either may be a callable, built only when used."""
     if getattr(args, "json", False):
         import json
 
-        json.dump(data, sys.stdout, indent=2)
+        json.dump(data() if callable(data) else data, sys.stdout, indent=2)
         sys.stdout.write("\n")
     else:
-        print(text)
+        print(text() if callable(text) else text)
 
 
-def load(roots: Roots) -> Tuple[DesiredState, Host, layout.Layout]:
+def load(roots: Roots) -> Tuple[DesiredState, Host, Layout]:
     """Config, host model and layout; raises ConfigErrors (78) or HostError (69)."""
+    from cgmand import configcache
+    from cgmand.hierarchy import layout
+    from cgmand.kernel import hostinfo
+
     desired = configcache.load(roots.config_dir, os.path.join(roots.run_root, "cgman"))
     logger().info("config_loaded", source=roots.config_dir, groups=len(desired.groups),
                   files=len(desired.sources))
@@ -35,17 +51,53 @@ def load(roots: Roots) -> Tuple[DesiredState, Host, layout.Layout]:
     return desired, host, layout.build(desired, host)
 
 
-def make_plan(roots: Roots, force: bool) -> Tuple[DesiredState, Host, planner.Plan, dict, dict]:
+def make_plan(roots: Roots, force: bool):
+    """The full pipeline: (desired, host, plan, filesystems, record, facts read).
+
+    Saves a snapshot when the kernel is already in sync."""
+    from cgmand import plan as planner, reconcile
+    from cgmand.kernel import record
+
     desired, host, laid = load(roots)
     fss = reconcile.filesystems(host)
     created = record.load(roots.run_root)
-    observed = reconcile.observe(laid, created, fss)
+    facts: list = []
+    observed = reconcile.observe(laid, created, fss, facts)
     plan = reconcile.check(planner.make(laid, observed, created, force=force), fss)
     logger().info("plan_made", actions=len(plan.actions), notices=len(plan.notices))
-    return desired, host, plan, fss, created
+    if not plan.drift:
+        snapshot.save(roots, facts, _in_sync_outputs(plan, host, len(desired.groups)))
+    return desired, host, plan, fss, created, facts
+
+
+def _in_sync_outputs(plan: Plan, host: Host, groups: int) -> dict:
+    """What plan and apply print when nothing needs doing, kept with the snapshot."""
+    from cgmand import reconcile, render
+
+    empty = reconcile.Report()
+    return {"plan_text": render.plan_text(plan, host, groups), "plan_json": render.plan_json(plan, host),
+            "apply_text": render.report_text(empty, False), "apply_json": render.report_json(empty, host),
+            "warnings": list(plan.warnings)}
+
+
+def _merge(before: list, after: list) -> list:
+    """Facts observed, then overridden by what apply did to the same paths."""
+    latest = {fact[1]: fact for fact in before + after if fact[0] != "x"}
+    return list(latest.values()) + [fact for fact in before + after if fact[0] == "x"][:1]
+
+
+def _verified(roots: Roots):
+    outputs = snapshot.verify(roots)
+    if outputs is not None:
+        logger().info("snapshot_verified", files=roots.config_dir)
+    return outputs
 
 
 def check(args: Any, roots: Roots) -> int:
+    from cgmand import config
+    from cgmand.hierarchy import layout
+    from cgmand.kernel import hostinfo
+
     desired = config.load(roots.config_dir)  # always the full parse: that is what check is for
     text = f"ok: {len(desired.groups)} groups in {len(desired.sources)} files"
     data = {"valid": True, "groups": len(desired.groups), "files": list(desired.sources)}
@@ -61,32 +113,66 @@ def check(args: Any, roots: Roots) -> int:
 
 
 def plan(args: Any, roots: Roots) -> int:
-    desired, host, made, _, _ = make_plan(roots, args.force)
-    _emit(args, render.plan_text(made, host, len(desired.groups)), render.plan_json(made, host))
+    known = _verified(roots)
+    if known is not None:
+        _emit(args, known["plan_text"], known["plan_json"])
+        return ExitCode.OK
+    from cgmand import render
+
+    desired, host, made, *_ = make_plan(roots, args.force)
+    _emit(args, lambda: render.plan_text(made, host, len(desired.groups)), lambda: render.plan_json(made, host))
     return ExitCode.DRIFT if args.detailed_exitcode and made.drift else ExitCode.OK
 
 
 def apply(args: Any, roots: Roots) -> int:
     if args.dry_run:
-        desired, host, made, _, _ = make_plan(roots, args.force)
-        _emit(args, render.plan_text(made, host, len(desired.groups)),
-              dict(render.plan_json(made, host), dry_run=True))
+        known = _verified(roots)
+        if known is not None:
+            _emit(args, known["plan_text"], dict(known["plan_json"], dry_run=True))
+            return ExitCode.OK
+        from cgmand import render
+
+        desired, host, made, *_ = make_plan(roots, args.force)
+        _emit(args, lambda: render.plan_text(made, host, len(desired.groups)),
+              lambda: dict(render.plan_json(made, host), dry_run=True))
         return ExitCode.OK
+    from cgmand.kernel import record
+
     with record.locked(roots.run_root):
-        desired, host, made, fss, created = make_plan(roots, args.force)
-        report = reconcile.apply(made, fss, created)
-        record.save(roots.run_root, created)
-    counts = report.counts()
-    logger().info("reconcile_finished", **counts)
+        known = _verified(roots)
+        if known is not None:
+            for warning in known["warnings"]:
+                print(f"warning: {warning}", file=sys.stderr)
+            _emit(args, known["apply_text"], known["apply_json"])
+            return ExitCode.OK
+        from cgmand import plan as planner, reconcile, render
+
+        desired, host, made, fss, created, facts = make_plan(roots, args.force)
+        before = {key: set(paths) for key, paths in created.items()}
+        done: list = []
+        report = reconcile.apply(made, fss, created, done)
+        if created != before:
+            record.save(roots.run_root, created)
+        if report.outcomes:
+            # A clean apply ends in a verified state: what observe read, updated by
+            # every read-back. Anything less, and the next run plans in full.
+            clean = not report.notices and all(o.status == reconcile.OK for o in report.outcomes)
+            if not (clean and snapshot.save(roots, _merge(facts, done), _in_sync_outputs(
+                    planner.Plan(warnings=list(made.warnings)), host, len(desired.groups)))):
+                snapshot.forget(roots)
+    logger().info("reconcile_finished", **report.counts())
     for warning in made.warnings:
         print(f"warning: {warning}", file=sys.stderr)
-    _emit(args, render.report_text(report, args.verbose > 0), render.report_json(report, host))
+    _emit(args, lambda: render.report_text(report, args.verbose > 0), lambda: render.report_json(report, host))
     return ExitCode.FAILED if report.failed else ExitCode.OK
 
 
 def show_status(args: Any, roots: Roots) -> int:
+    from cgmand import reconcile, render, status
+    from cgmand.kernel import record
+
     desired, host, laid = load(roots)
     groups = status.collect(laid, reconcile.filesystems(host), record.load(roots.run_root))
-    _emit(args, render.status_text(groups, host),
-          {"host": host.describe(), "groups": [g.as_dict() for g in groups]})
+    _emit(args, lambda: render.status_text(groups, host),
+          lambda: {"host": host.describe(), "groups": [g.as_dict() for g in groups]})
     return ExitCode.OK

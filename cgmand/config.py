@@ -15,7 +15,9 @@ import pwd
 import re
 import sys
 from dataclasses import dataclass, field
-from typing import Any, Dict, List, Optional, Set, Tuple
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # typing costs start-up time; annotations are strings anyway
+    from typing import Any, Dict, List, Optional, Set, Tuple
 
 from cgmand import knobs
 from cgmand.errors import ConfigError, ConfigErrors
@@ -30,10 +32,6 @@ from cgmand.model import (
 )
 from cgmand.values import ValueProblem, show
 
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - exercised on Python 3.9/3.10 only
-    import tomli as tomllib
 
 TOP_LEVEL = ("group", "manager")
 MANAGER_KEYS = ("root", "systemd_unit")
@@ -74,6 +72,10 @@ def load(directory: str) -> DesiredState:
 
 def parse(data: "bytes | str", source: str) -> Fragment:
     """Parse one file's text. Never raises for bad content: errors go in the fragment."""
+    if sys.version_info >= (3, 11):  # imported here: a cached config never needs it
+        import tomllib
+    else:  # pragma: no cover - exercised on Python 3.9/3.10 only
+        import tomli as tomllib
     fragment = Fragment(source)
     try:
         text = data.decode("utf-8") if isinstance(data, bytes) else data

@@ -14,10 +14,13 @@ from __future__ import annotations
 
 import marshal
 import os
-from typing import Any, List, Optional, Tuple
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # typing costs start-up time; annotations are strings anyway
+    from typing import Any, List, Optional, Tuple
 
-from cgmand import config
-from cgmand.model import DesiredState, GroupSpec, ManagerSpec, Ownership, Perm
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from cgmand.model import DesiredState, Ownership
 
 FORMAT = 1
 _CODE = ("config.py", "knobs.py", "values.py", "model.py", "configcache.py")
@@ -58,6 +61,8 @@ def _own(o: Ownership) -> Tuple[Optional[int], ...]:
 
 
 def _from_data(data: Any) -> DesiredState:
+    from cgmand.model import DesiredState, GroupSpec, ManagerSpec, Ownership, Perm
+
     (root, unit, root_set), groups, sources = data
     specs = {}
     for name, settings, controllers, perm, source in groups:
@@ -74,6 +79,8 @@ def _trusted(fd: int) -> bool:
 
 def load(directory: str, cache_dir: Optional[str]) -> DesiredState:
     """config.load(directory), served from the cache in ``cache_dir`` when it is current."""
+    from cgmand import config
+
     if cache_dir is None:
         return config.load(directory)
     wanted = key(directory)

@@ -8,7 +8,9 @@ the daemon issue; until then `cgmand` performs one reconcile, exactly like
 from __future__ import annotations
 
 import sys
-from typing import List, Optional
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # typing costs start-up time; annotations are strings anyway
+    from typing import List, Optional
 
 from cgmand import cli
 

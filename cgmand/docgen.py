@@ -9,7 +9,9 @@ tests/unit/test_docs.py fails when docs/config.md is out of step.
 from __future__ import annotations
 
 import sys
-from typing import List
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # typing costs start-up time; annotations are strings anyway
+    from typing import List
 
 from cgmand import knobs
 

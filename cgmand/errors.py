@@ -9,7 +9,9 @@ use it without import cycles.
 from __future__ import annotations
 
 import enum
-from typing import Optional, Sequence
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # typing costs start-up time; annotations are strings anyway
+    from typing import Optional, Sequence
 
 
 class ExitCode(enum.IntEnum):

@@ -20,7 +20,11 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # typing costs start-up time; annotations are strings anyway
+    from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple
+
+    Translator = Callable[[Dict[str, Any], int, Context], List[FileSetting]]
 
 from cgmand import values as v
 from cgmand.values import MAX
@@ -55,7 +59,6 @@ class Context:
     group: Mapping[str, Any] = field(default_factory=dict)  # all keys of the group
 
 
-Translator = Callable[[Dict[str, Any], int, Context], List[FileSetting]]
 
 
 @dataclass(frozen=True)

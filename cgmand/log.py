@@ -10,7 +10,9 @@ knob_written, cgroup_removed, action_failed, reconcile_finished ...
 from __future__ import annotations
 
 import sys
-from typing import Any
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # typing costs start-up time; annotations are strings anyway
+    from typing import Any
 
 
 class _Silent:

@@ -11,7 +11,9 @@ Pure module: no I/O.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, FrozenSet, Mapping, Optional, Tuple
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # typing costs start-up time; annotations are strings anyway
+    from typing import Any, FrozenSet, Mapping, Optional, Tuple
 
 DEFAULT_ROOT = "/cgman"
 DEFAULT_SYSTEMD_UNIT = "cgman-groups.service"

@@ -22,7 +22,12 @@ carry a ``Guard`` that reconcile.py checks before showing or running them.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Dict, FrozenSet, List, Mapping, Optional, Set, Tuple
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # typing costs start-up time; annotations are strings anyway
+    from typing import Dict, FrozenSet, List, Mapping, Optional, Set, Tuple
+
+    Observed = Mapping[Tuple[str, str], NodeState]
+    Record = Mapping[str, Set[str]]  # hierarchy key -> cgroup paths cgman created
 
 from cgmand.hierarchy.layout import ADD, EXACT, Layout, Node, Target
 from cgmand.knobs import FileSetting
@@ -60,6 +65,7 @@ class Action:
     after: Tuple[int, ...] = ()  # skip this action if one of these did not succeed
     guard: Optional[Guard] = None
     node: Optional[Node] = None  # CHOWN: the node whose perm to apply
+    reads: Tuple[str, ...] = ()  # files to read afterwards, for the snapshot's facts
 
     def describe(self) -> str:
         where = f"{self.hierarchy}:{self.path}"
@@ -90,8 +96,6 @@ class NodeState:
     entries: Optional[Mapping[str, Tuple[int, int, int]]] = None  # name -> (uid, gid, mode); "." = dir
 
 
-Observed = Mapping[Tuple[str, str], NodeState]
-Record = Mapping[str, Set[str]]  # hierarchy key -> cgroup paths cgman created
 
 
 @dataclass
@@ -173,6 +177,8 @@ class _Builder:
                 return
             made = self.add(self.pass_a, MKDIR, node, after=(self.mkdir[parent],) if parent in self.mkdir else ())
             self.mkdir[node.path] = made.id
+            if self.flavour.subtree_control and node.children:
+                made.reads = ("cgroup.subtree_control",)  # what observe() would have read
             deps = deps + (made.id,)
         self.plan_settings(node, state, deps)
         if node.perm is not None and (not state.exists or _perm_drift(node, state, self.flavour.task_files)):

@@ -9,7 +9,9 @@ costs one read per managed file and no writes.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Dict, List, Optional, Set, Tuple
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # typing costs start-up time; annotations are strings anyway
+    from typing import Dict, List, Optional, Set, Tuple
 
 from cgmand.errors import CgroupBusy, CgroupGone, KernelError, ProcessGone
 from cgmand.hierarchy import Host
@@ -29,19 +31,26 @@ def filesystems(host: Host) -> Dict[str, CgroupFS]:
     return {h.key: CgroupFS(h) for h in host.hierarchies}
 
 
-def observe(layout: Layout, record: Dict[str, Set[str]], fss: Dict[str, CgroupFS]) -> Dict[Tuple[str, str], NodeState]:
+def observe(layout: Layout, record: Dict[str, Set[str]], fss: Dict[str, CgroupFS],
+            journal: Optional[List[tuple]] = None) -> Dict[Tuple[str, str], NodeState]:
+    """Read what the plan needs. ``journal``, if given, gets every fact read, for
+    kernel/snapshot.py: ("f", path, text) file contents, ("d", path) a cgroup that
+    exists, ("n", path) one that does not, ("x",) something a snapshot cannot hold."""
+    journal = journal if journal is not None else []
     observed: Dict[Tuple[str, str], NodeState] = {}
     for target in layout.targets:
-        _observe_target(target, fss[target.hierarchy.key], observed)
+        _observe_target(target, fss[target.hierarchy.key], observed, journal)
     for key, paths in record.items():
         fs = fss.get(key)
         for path in paths:
             if fs is not None and (key, path) not in observed:
-                observed[(key, path)] = NodeState(fs.exists(path))
+                present = fs.exists(path)
+                observed[(key, path)] = NodeState(present)
+                journal.append(("d", fs.path(path)) if present else ("n", fs.path(path)))
     return observed
 
 
-def _observe_target(target: Target, fs: CgroupFS, observed: Dict) -> None:
+def _observe_target(target: Target, fs: CgroupFS, observed: Dict, journal: List[tuple]) -> None:
     key = target.hierarchy.key
     missing: Set[str] = set()
     v2 = target.hierarchy.flavour.subtree_control
@@ -52,14 +61,22 @@ def _observe_target(target: Target, fs: CgroupFS, observed: Dict) -> None:
         files: Dict[str, Optional[str]] = {}
         try:
             for setting in node.settings:
-                files[setting.file] = fs.read_if_present(path, setting.file)
+                files[setting.file] = text = fs.read_if_present(path, setting.file)
+                journal.append(("f", fs.path(path, setting.file), text))
             subtree = None
             if v2 and node.children:
-                subtree = frozenset(fs.read(path, "cgroup.subtree_control").split())
-            elif not node.settings and not fs.exists(path):
-                raise CgroupGone("stat", path, 2, "missing")
-            entries = fs.entries(path) if node.perm is not None else None
-        except CgroupGone:
+                text = fs.read(path, "cgroup.subtree_control")
+                journal.append(("f", fs.path(path, "cgroup.subtree_control"), text))
+                subtree = frozenset(text.split())
+            elif not node.settings:
+                if not fs.exists(path):
+                    raise CgroupGone("stat", path, 2, "missing")
+                journal.append(("d", fs.path(path)))
+            entries = None
+            if node.perm is not None:
+                entries = fs.entries(path)
+                journal.append(("x",))  # ownership is not kept in snapshots
+        except CgroupGone:  # apply's facts will say what it becomes
             missing.add(path)
             continue
         observed[(key, path)] = NodeState(True, files, subtree, entries)
@@ -146,8 +163,14 @@ def check(plan: Plan, fss: Dict[str, CgroupFS]) -> Plan:
     return plan
 
 
-def apply(plan: Plan, fss: Dict[str, CgroupFS], record: Dict[str, Set[str]]) -> Report:
-    """Run every action; one failure never stops the others. Updates ``record``."""
+def apply(plan: Plan, fss: Dict[str, CgroupFS], record: Dict[str, Set[str]],
+          facts: Optional[List[tuple]] = None) -> Report:
+    """Run every action; one failure never stops the others. Updates ``record``.
+
+    ``facts``, if given, gets what each successful action leaves in the kernel
+    (read-backs, cgroups made or removed), in observe()'s journal format.
+    """
+    facts = facts if facts is not None else []
     report = Report(notices=list(plan.notices))
     done: Set[int] = set()
     removing = {a.path for a in plan.actions if a.verb == RMDIR}
@@ -163,7 +186,7 @@ def apply(plan: Plan, fss: Dict[str, CgroupFS], record: Dict[str, Set[str]]) -> 
             report.outcomes.append(Outcome(action, REFUSED, problem))
             continue
         try:
-            message = _execute(action, fs, record)
+            message = _execute(action, fs, record, facts)
         except CgroupBusy as err:
             report.outcomes.append(Outcome(action, KEPT, f"{err.message}; kept, never killed"))
             continue
@@ -178,24 +201,31 @@ def apply(plan: Plan, fss: Dict[str, CgroupFS], record: Dict[str, Set[str]]) -> 
     return report
 
 
-def _execute(action: Action, fs: CgroupFS, record: Dict[str, Set[str]]) -> Optional[str]:
+def _execute(action: Action, fs: CgroupFS, record: Dict[str, Set[str]], facts: List[tuple]) -> Optional[str]:
     """Do one action; return a problem found on read-back, or None."""
     created = record.setdefault(action.hierarchy, set())
     if action.verb == MKDIR:
         if fs.mkdir(action.path):
             created.add(action.path)
+        facts.append(("d", fs.path(action.path)))
+        for name in action.reads:
+            facts.append(("f", fs.path(action.path, name), fs.read(action.path, name)))
     elif action.verb == RMDIR:
         fs.rmdir(action.path)
         created.discard(action.path)
+        facts.append(("n", fs.path(action.path)))
     elif action.verb == WRITE:
         for text in action.texts:
             fs.write(action.path, action.file, text)
         back = fs.read(action.path, action.file)
+        facts.append(("f", fs.path(action.path, action.file), back))
         if action.setting.vtype.writes(action.desired, back):
             return f"wrote {action.file} = {action.new} but the kernel kept {back.strip()!r}"
     elif action.verb in (ENABLE, DISABLE):
         fs.write(action.path, "cgroup.subtree_control", action.texts[0])
-        back = set(fs.read(action.path, "cgroup.subtree_control").split())
+        text = fs.read(action.path, "cgroup.subtree_control")
+        facts.append(("f", fs.path(action.path, "cgroup.subtree_control"), text))
+        back = set(text.split())
         wanted = {t[1:] for t in action.texts[0].split()}
         if (wanted - back) if action.verb == ENABLE else (wanted & back):
             return f"cgroup.subtree_control reads {' '.join(sorted(back))!r} after {action.texts[0]!r}"
@@ -210,6 +240,7 @@ def _execute(action: Action, fs: CgroupFS, record: Dict[str, Set[str]]) -> Optio
         if left:
             return f"processes {left} stayed in {action.path}; controllers cannot be enabled there"
     elif action.verb == CHOWN:
+        facts.append(("x",))  # ownership is not kept in snapshots
         flavour = fs.hierarchy.flavour
         for name, uid, gid, mode in perm_changes(action.node, fs.entries(action.path), flavour.task_files):
             fs.set_owner(action.path, name, uid, gid, mode)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Dict, List
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # typing costs start-up time; annotations are strings anyway
+    from typing import Dict, List
 
 from cgmand.hierarchy import Host
 from cgmand.plan import CHOWN, DISABLE, ENABLE, EVACUATE, MKDIR, RMDIR, WRITE, Action, Notice, Plan

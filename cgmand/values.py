@@ -18,7 +18,9 @@ Pure module: no I/O.
 from __future__ import annotations
 
 import re
-from typing import Any, Dict, FrozenSet, Iterable, List, Optional, Tuple
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # typing costs start-up time; annotations are strings anyway
+    from typing import Any, Dict, FrozenSet, Iterable, List, Optional, Tuple
 
 MAX = "max"  # "no limit"; compares above every number
 

@@ -11,7 +11,9 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field, replace
 from functools import cached_property
-from typing import Dict, FrozenSet, List, Optional, Tuple
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # typing costs start-up time; annotations are strings anyway
+    from typing import Dict, FrozenSet, List, Optional, Tuple
 
 from cgmand.errors import HostError
 from cgmand.hierarchy.flavour import Flavour, flavour_of

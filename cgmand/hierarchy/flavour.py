@@ -8,7 +8,9 @@ research/systemd-v2.md §3.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Tuple
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # typing costs start-up time; annotations are strings anyway
+    from typing import Tuple
 
 
 @dataclass(frozen=True)

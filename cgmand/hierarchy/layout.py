@@ -12,7 +12,9 @@ Pure module: no I/O.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Dict, FrozenSet, List, Optional, Set, Tuple
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # typing costs start-up time; annotations are strings anyway
+    from typing import Dict, FrozenSet, List, Optional, Set, Tuple
 
 from cgmand import knobs
 from cgmand.errors import ConfigError, ConfigErrors

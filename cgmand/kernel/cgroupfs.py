@@ -13,7 +13,9 @@ import errno
 import os
 import stat
 import time
-from typing import Dict, List, Optional, Tuple
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # typing costs start-up time; annotations are strings anyway
+    from typing import Dict, List, Optional, Tuple
 
 from cgmand.errors import CgroupBusy, CgroupGone, KernelError, ProcessGone
 from cgmand.hierarchy import Hierarchy

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
-from typing import FrozenSet, Optional
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # typing costs start-up time; annotations are strings anyway
+    from typing import FrozenSet, Optional
 
 from cgmand.errors import HostError, KernelError
 from cgmand.hierarchy import Host, Systemd, build, parse_mountinfo, rebase, to_hierarchy

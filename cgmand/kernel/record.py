@@ -12,7 +12,9 @@ import contextlib
 import fcntl
 import json
 import os
-from typing import Dict, Iterator, Set
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # typing costs start-up time; annotations are strings anyway
+    from typing import Dict, Iterator, Set
 
 from cgmand.errors import HostError
 
@@ -47,7 +49,7 @@ def save(run_root: str, created: Dict[str, Set[str]]) -> None:
     body = {"version": VERSION, "created": {k: sorted(v) for k, v in sorted(created.items()) if v}}
     tmp = f"{path}.{os.getpid()}.tmp"
     with open(tmp, "w", encoding="utf-8") as handle:
-        json.dump(body, handle, indent=1)
+        json.dump(body, handle, separators=(",", ":"))
         handle.flush()
         os.fsync(handle.fileno())
     os.replace(tmp, path)

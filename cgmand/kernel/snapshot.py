@@ -1,0 +1,161 @@
+"""The last verified in-sync state, so an unchanged system is confirmed cheaply.
+
+When a full plan finds nothing to do, every fact it read (each managed file's
+exact text, which cgroups exist and which recorded ones do not) is saved with
+a key: the cgroup lines of mountinfo, whether systemd is PID 1, the
+configuration's cache key, cgman's record, and cgman's own code. The next
+plan or apply first re-reads just those files: if the key and every text are
+unchanged, the kernel is still exactly as verified and nothing needs doing.
+Any difference at all, even one the full plan would call equal, means the
+full plan. This turns an unchanged re-apply into little more than the reads
+themselves (no parsing, layout or planning), and gives the daemon a cheap
+drift check. Stored in <run_root>/cgman/snapshot as marshal data; only a file
+this user owns and nobody else can write is trusted.
+"""
+
+from __future__ import annotations
+
+import marshal
+import os
+
+from cgmand import configcache
+
+FORMAT = 1
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, Dict, List, Optional
+
+    from cgmand.roots import Roots
+
+
+def _path(roots: Roots) -> str:
+    return os.path.join(roots.run_root, "cgman", "snapshot")
+
+
+def _code_stamps() -> tuple:
+    """cgman's own sources: a new version may decide differently."""
+    top = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    out = []
+    for directory in (top, os.path.join(top, "hierarchy"), os.path.join(top, "kernel")):
+        for name in sorted(os.listdir(directory)):
+            if name.endswith(".py"):
+                st = os.stat(os.path.join(directory, name))
+                out.append((name, st.st_size, st.st_mtime_ns))
+    return tuple(out)
+
+
+def _stamp(path: str) -> Optional[tuple]:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return (st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+
+
+def key(roots: Roots) -> Optional[tuple]:
+    """Everything besides the kernel files that the verdict depends on."""
+    config = configcache.key(roots.config_dir)
+    if config is None:
+        return None
+    try:
+        with open(os.path.join(roots.proc_root, "self", "mountinfo"), encoding="utf-8",
+                  errors="replace") as handle:
+            mounts = tuple(line for line in handle if " - cgroup" in line)
+    except OSError:
+        return None
+    systemd = os.path.isdir(os.path.join(roots.run_root, "systemd", "system"))
+    record = _stamp(os.path.join(roots.run_root, "cgman", "created.json"))
+    return (FORMAT, config, mounts, roots.cgroup_root, systemd, record, _code_stamps())
+
+
+def save(roots: Roots, facts: List[tuple], outputs: Dict[str, Any]) -> bool:
+    """Keep the facts of an in-sync system; False if they cannot be kept."""
+    if any(fact[0] == "x" for fact in facts):
+        return False
+    wanted = key(roots)
+    if wanted is None:
+        return False
+    path = _path(roots)
+    try:
+        os.makedirs(os.path.dirname(path), mode=0o755, exist_ok=True)
+        tmp = f"{path}.{os.getpid()}.tmp"
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "wb") as handle:
+            marshal.dump((wanted, tuple(facts), outputs), handle)
+        os.replace(tmp, path)
+    except (OSError, ValueError):
+        return False
+    return True
+
+
+def verify(roots: Roots) -> Optional[Dict[str, Any]]:
+    """The saved outputs if the system is still exactly as last verified, else None."""
+    stored = _load(_path(roots))
+    if stored is None or stored[0] != key(roots):
+        return None
+    facts = stored[1]
+    # Existence facts come in bulk (every group's cgroup2 mirror): one listing
+    # of each parent answers them instead of a stat each.
+    listings: Dict[str, Any] = {}
+    for fact in facts:
+        if fact[0] == "f":
+            if not _same_text(fact[1], fact[2]):
+                return None
+        elif _present(fact[1], listings) != (fact[0] == "d"):
+            return None
+    return stored[2]
+
+
+def forget(roots: Roots) -> None:
+    """Drop the snapshot (after a change: the next run plans in full)."""
+    try:
+        os.unlink(_path(roots))
+    except OSError:
+        pass
+
+
+def _same_text(path: str, text: Optional[str]) -> bool:
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return text is None
+    try:
+        return os.read(fd, 65536).decode("utf-8", "replace") == text
+    except OSError:
+        return False
+    finally:
+        os.close(fd)
+
+
+def _present(path: str, listings: Dict[str, Any]) -> bool:
+    parent, name = os.path.split(path)
+    if parent not in listings:
+        try:
+            with os.scandir(parent) as entries:
+                listings[parent] = {e.name for e in entries if e.is_dir(follow_symlinks=False)}
+        except OSError:
+            listings[parent] = frozenset()
+    return name in listings[parent]
+
+
+def _load(path: str) -> Optional[list]:
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return None
+    try:
+        st = os.fstat(fd)
+        if st.st_uid != os.geteuid() or st.st_mode & 0o022:
+            return None
+        chunks = []
+        while True:
+            chunk = os.read(fd, 1 << 20)
+            if not chunk:
+                break
+            chunks.append(chunk)
+        data = marshal.loads(b"".join(chunks))
+        return list(data) if isinstance(data, tuple) and len(data) == 3 else None
+    except (OSError, EOFError, ValueError, TypeError):
+        return None
+    finally:
+        os.close(fd)
