@@ -176,12 +176,14 @@ def apply(plan: Plan, fss: Dict[str, CgroupFS], record: Dict[str, Set[str]],
     removing = {a.path for a in plan.actions if a.verb == RMDIR}
     for action in plan.actions:
         fs = fss[action.hierarchy]
-        if any(dep not in done for dep in action.after):
+        if action.after and not done.issuperset(action.after):
             report.outcomes.append(Outcome(action, SKIPPED, "an earlier step for this cgroup failed"))
             continue
         # Re-check right before acting: the state may have changed since the plan.
         # Not for rmdir: the kernel itself refuses to remove a busy cgroup.
-        problem = guard_problem(action, fs, removing) if action.verb != RMDIR else None
+        problem = None
+        if action.guard is not None and action.verb != RMDIR:
+            problem = guard_problem(action, fs, removing)
         if problem:
             report.outcomes.append(Outcome(action, REFUSED, problem))
             continue

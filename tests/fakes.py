@@ -98,3 +98,15 @@ def write_config(roots: Roots, name: str, text: str) -> str:
     with open(path, "w") as handle:
         handle.write(text)
     return path
+
+
+def hybrid_host_with_web(tmp: Path) -> Roots:
+    """This machine's layout (mixed v1 + cgroup2) with /cgman/web present where it belongs."""
+    return fake_host(tmp, mountinfo_sample("hybrid-debian12-6.18.txt"), {
+        "cpu": dict(v1_group("cpu"), cgman=dict(v1_group("cpu"), web=v1_group("cpu"))),
+        "memory": dict(v1_group("memory"), cgman=dict(v1_group("memory"), web=v1_group("memory"))),
+        "cpuset": v1_group("cpuset"), "pids": v1_group("pids"), "cpuacct": {}, "blkio": {},
+        "devices": {}, "freezer": {}, "systemd": {},
+        "unified": {"cgroup.controllers": "hugetlb\n", "cgroup.subtree_control": "\n", "cgroup.procs": "",
+                    "cgman": dict(v2_group(), web=v2_group())},
+    })

@@ -93,9 +93,14 @@ class CgroupFS:
         path = self.path(cgroup, file)
         data = text.encode()
         try:
-            fd = os.open(path, os.O_WRONLY | os.O_TRUNC)
+            # No O_TRUNC: kernfs parses each write on its own, and truncating costs
+            # about 7 us per write. A regular file (a fake tree) that kept older,
+            # longer content is cut to what was written; cgroupfs files report size 0.
+            fd = os.open(path, os.O_WRONLY)
             try:
                 os.write(fd, data)
+                if os.fstat(fd).st_size > len(data):
+                    os.ftruncate(fd, len(data))
             finally:
                 os.close(fd)
         except OSError as err:

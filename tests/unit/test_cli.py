@@ -14,7 +14,7 @@ import stat
 import pytest
 
 from cgmand import cli
-from fakes import build, fake_host, mountinfo_sample, read_tree, v1_group, v2_group, write_config
+from fakes import build, fake_host, hybrid_host_with_web, read_tree, v1_group, v2_group, write_config
 
 WEB = """
 [group."web"]
@@ -37,14 +37,7 @@ def run_json(capsys, roots, *args):
 @pytest.fixture(name="hybrid")
 def _hybrid(tmp_path):
     """This machine's layout with /cgman/web already present everywhere it belongs."""
-    roots = fake_host(tmp_path, mountinfo_sample("hybrid-debian12-6.18.txt"), {
-        "cpu": dict(v1_group("cpu"), cgman=dict(v1_group("cpu"), web=v1_group("cpu"))),
-        "memory": dict(v1_group("memory"), cgman=dict(v1_group("memory"), web=v1_group("memory"))),
-        "cpuset": v1_group("cpuset"), "pids": v1_group("pids"), "cpuacct": {}, "blkio": {},
-        "devices": {}, "freezer": {}, "systemd": {},
-        "unified": {"cgroup.controllers": "hugetlb\n", "cgroup.subtree_control": "\n", "cgroup.procs": "",
-                    "cgman": dict(v2_group(), web=v2_group())},
-    })
+    roots = hybrid_host_with_web(tmp_path)
     write_config(roots, "10-web.toml", WEB)
     return roots
 
