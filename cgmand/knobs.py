@@ -19,10 +19,11 @@ Pure module: no I/O.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from collections import namedtuple
+from types import MappingProxyType
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # typing costs start-up time; annotations are strings anyway
-    from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple
+    from typing import Any, Callable, Dict, List, Optional, Tuple
 
     Translator = Callable[[Dict[str, Any], int, Context], List[FileSetting]]
 
@@ -30,17 +31,19 @@ from cgmand import values as v
 from cgmand.values import MAX
 
 
-@dataclass(frozen=True)
-class FileSetting:
-    """One kernel file of one cgroup and the value it must hold."""
+# Records are namedtuples, not dataclasses: importing dataclasses costs ~14 ms
+# of every command's start-up (docs/decisions.md).
 
-    file: str
-    value: Any  # as the kernel will read it back (sizes already rounded)
-    vtype: v.ValueType
-    source: str  # the config key that asked for it, for messages
-    order: int  # write order within one cgroup when raising; reversed when lowering
-    inherit: bool = False  # v1 cpuset: follow the parent's value (value is None)
-    follows: Optional[str] = None  # take the write direction of this other file of the cgroup
+# One kernel file of one cgroup and the value it must hold:
+#   file: str
+#   value: Any -- as the kernel will read it back (sizes already rounded)
+#   vtype: v.ValueType
+#   source: str -- the config key that asked for it, for messages
+#   order: int -- write order within one cgroup when raising; reversed when lowering
+#   inherit: bool = False -- v1 cpuset: follow the parent's value (value is None)
+#   follows: Optional[str] = None -- take the write direction of this other file of the cgroup
+FileSetting = namedtuple("FileSetting", "file value vtype source order inherit follows",
+                         defaults=(False, None))
 
 
 class Untranslatable(Exception):
@@ -51,31 +54,27 @@ class Untranslatable(Exception):
         self.key, self.reason, self.hint = key, reason, hint
 
 
-@dataclass(frozen=True)
-class Context:
-    """What a translation may look at besides the concept's own keys."""
-
-    page_size: int
-    group: Mapping[str, Any] = field(default_factory=dict)  # all keys of the group
+# What a translation may look at besides the concept's own keys:
+#   page_size: int
+#   group: Mapping[str, Any] = {} -- all keys of the group (the default is a read-only empty mapping)
+Context = namedtuple("Context", "page_size group", defaults=(MappingProxyType({}),))
 
 
+# A knob concept (namedtuple for start-up cost, like FileSetting):
+#   name: str -- v2 spelling (or the v1 name for v1-only concepts)
+#   controller: str -- canonical controller (see CONTROLLERS)
+#   doc: str
+#   conversion: str -- how v1 and v2 relate, for docs
+#   translate: Translator
+#   keys: Tuple[Tuple[str, int, v.ValueType], ...] -- (key, version 1/2/0=both, type)
+Concept = namedtuple("Concept", "name controller doc conversion translate keys")
 
 
-@dataclass(frozen=True)
-class Concept:
-    name: str  # v2 spelling (or the v1 name for v1-only concepts)
-    controller: str  # canonical controller (see CONTROLLERS)
-    doc: str
-    conversion: str  # how v1 and v2 relate, for docs
-    translate: Translator
-    keys: Tuple[Tuple[str, int, v.ValueType], ...]  # (key, version 1/2/0=both, type)
-
-
-@dataclass(frozen=True)
-class Controller:
-    v1: Optional[str]  # v1 subsystem name, None when v1 has none
-    v2: Optional[str]  # v2 controller name; None when v2 needs none (core) or has none
-    v2_refusal: Optional[str] = None  # why v2 cannot honour it, when it cannot
+# A controller (namedtuple for start-up cost, like FileSetting):
+#   v1: Optional[str] -- v1 subsystem name, None when v1 has none
+#   v2: Optional[str] -- v2 controller name; None when v2 needs none (core) or has none
+#   v2_refusal: Optional[str] = None -- why v2 cannot honour it, when it cannot
+Controller = namedtuple("Controller", "v1 v2 v2_refusal", defaults=(None,))
 
 
 CONTROLLERS: Dict[str, Controller] = {

@@ -1,19 +1,22 @@
 """The desired state: what the configuration asks for, validated and typed.
 
 Both front ends (the TOML files, and later the cgconfig.conf importer) produce a
-``DesiredState``. These are plain frozen dataclasses, not pydantic models: the
-CLI builds one on every run and pydantic's import plus schema build costs more
-than the whole unchanged re-apply budget (see docs/decisions.md).
+``DesiredState``. These are immutable ``collections.namedtuple`` records, not
+pydantic models (the CLI builds one on every run and pydantic's import plus
+schema build costs more than the whole unchanged re-apply budget) nor
+dataclasses (importing dataclasses pulls in inspect: ~14 ms of start-up); see
+docs/decisions.md.
 
 Pure module: no I/O.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections import namedtuple
+from types import MappingProxyType
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # typing costs start-up time; annotations are strings anyway
-    from typing import Any, FrozenSet, Mapping, Optional, Tuple
+    from typing import Optional, Tuple
 
 DEFAULT_ROOT = "/cgman"
 DEFAULT_SYSTEMD_UNIT = "cgman-groups.service"
@@ -25,43 +28,43 @@ RESERVED_TOP = frozenset({"anchor", "supervisor"})
 RESERVED_ANY = frozenset({"tasks", "notify_on_release", "release_agent"})
 
 
-@dataclass(frozen=True)
-class Ownership:
-    """uid, gid and mode for a cgroup's directory or files (cgconfig's perm block)."""
+# The records are namedtuples (immutable, compared by value), not dataclasses:
+# see the module docstring. Fields and defaults are listed above each one.
 
-    uid: Optional[int] = None
-    gid: Optional[int] = None
-    dperm: Optional[int] = None  # directory mode (admin only)
-    fperm: Optional[int] = None  # file mode, masked by the file's owner bits like cgconfig
+# uid, gid and mode for a cgroup's directory or files (cgconfig's perm block):
+#   uid: Optional[int] = None
+#   gid: Optional[int] = None
+#   dperm: Optional[int] = None -- directory mode (admin only)
+#   fperm: Optional[int] = None -- file mode, masked by the file's owner bits like cgconfig
+Ownership = namedtuple("Ownership", "uid gid dperm fperm", defaults=(None, None, None, None))
+
+#   admin: Ownership = Ownership() -- the directory and its files
+#   task: Ownership = Ownership() -- the files that take processes
+Perm = namedtuple("Perm", "admin task", defaults=(Ownership(), Ownership()))
+
+#   name: str -- relative to cgman's base, "web/frontend"
+#   settings: Mapping[str, Any] -- config key as written -> typed value, in file order
+#   controllers: FrozenSet[str] = frozenset() -- canonical, from empty controller tables
+#   perm: Optional[Perm] = None
+#   source: str = "<memory>"
+GroupSpec = namedtuple("GroupSpec", "name settings controllers perm source",
+                       defaults=(frozenset(), None, "<memory>"))
+
+#   root: str = DEFAULT_ROOT -- base of cgman's groups when systemd is not PID 1
+#   systemd_unit: str = DEFAULT_SYSTEMD_UNIT -- the delegated unit when systemd is PID 1
+#   root_set: bool = False -- was root written in a file? (ignored under systemd: warn)
+ManagerSpec = namedtuple("ManagerSpec", "root systemd_unit root_set",
+                         defaults=(DEFAULT_ROOT, DEFAULT_SYSTEMD_UNIT, False))
+
+#   manager: ManagerSpec = ManagerSpec()
+#   groups: Mapping[str, GroupSpec] = {} -- the default is a read-only empty mapping
+#   sources: Tuple[str, ...] = ()
+_DesiredStateFields = namedtuple("DesiredState", "manager groups sources",
+                                 defaults=(ManagerSpec(), MappingProxyType({}), ()))
 
 
-@dataclass(frozen=True)
-class Perm:
-    admin: Ownership = field(default_factory=Ownership)  # the directory and its files
-    task: Ownership = field(default_factory=Ownership)  # the files that take processes
-
-
-@dataclass(frozen=True)
-class GroupSpec:
-    name: str  # relative to cgman's base, "web/frontend"
-    settings: Mapping[str, Any]  # config key as written -> typed value, in file order
-    controllers: FrozenSet[str] = frozenset()  # canonical, from empty controller tables
-    perm: Optional[Perm] = None
-    source: str = "<memory>"
-
-
-@dataclass(frozen=True)
-class ManagerSpec:
-    root: str = DEFAULT_ROOT  # base of cgman's groups when systemd is not PID 1
-    systemd_unit: str = DEFAULT_SYSTEMD_UNIT  # the delegated unit when systemd is PID 1
-    root_set: bool = False  # was root written in a file? (ignored under systemd: warn)
-
-
-@dataclass(frozen=True)
-class DesiredState:
-    manager: ManagerSpec = field(default_factory=ManagerSpec)
-    groups: Mapping[str, GroupSpec] = field(default_factory=dict)
-    sources: Tuple[str, ...] = ()
+class DesiredState(_DesiredStateFields):
+    __slots__ = ()  # a namedtuple with a method (start-up cost: see the module docstring)
 
     def group_names(self) -> Tuple[str, ...]:
         return tuple(self.groups)

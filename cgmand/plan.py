@@ -21,10 +21,11 @@ carry a ``Guard`` that reconcile.py checks before showing or running them.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections import namedtuple
+from types import MappingProxyType
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # typing costs start-up time; annotations are strings anyway
-    from typing import Dict, FrozenSet, List, Mapping, Optional, Set, Tuple
+    from typing import Dict, List, Mapping, Optional, Set, Tuple
 
     Observed = Mapping[Tuple[str, str], NodeState]
     Record = Mapping[str, Set[str]]  # hierarchy key -> cgroup paths cgman created
@@ -41,31 +42,43 @@ NO_PROCESSES, MEMORY_BELOW, REMOVABLE, CHILDREN_KNOWN = "no-processes", "memory-
 REFUSED, KEPT, BLOCKED = "refused", "kept", "blocked"
 
 
-@dataclass(frozen=True)
-class Guard:
-    kind: str
-    limit: Optional[int] = None  # MEMORY_BELOW: the new limit in bytes
-    children: FrozenSet[str] = frozenset()  # REMOVABLE / CHILDREN_KNOWN: expected child paths
+# Immutable records are namedtuples and mutable ones plain classes with
+# __slots__, not dataclasses: importing dataclasses costs ~14 ms of every
+# command's start-up (docs/decisions.md).
+
+#   kind: str
+#   limit: Optional[int] = None -- MEMORY_BELOW: the new limit in bytes
+#   children: FrozenSet[str] = frozenset() -- REMOVABLE / CHILDREN_KNOWN: expected child paths
+Guard = namedtuple("Guard", "kind limit children", defaults=(None, frozenset()))
 
 
-@dataclass(eq=False)  # compared by identity: plans hold thousands
 class Action:
-    id: int
-    verb: str
-    hierarchy: str  # Hierarchy.key
-    path: str  # cgroup path
-    group: Optional[str] = None
-    file: Optional[str] = None
-    texts: Tuple[str, ...] = ()  # each is one write(2)
-    setting: Optional[FileSetting] = None  # what the read-back must show
-    desired: object = None  # the value the read-back must show (WRITE)
-    old: Optional[str] = None  # for display
-    new: Optional[str] = None  # for display
-    source: Optional[str] = None  # config key behind it
-    after: Tuple[int, ...] = ()  # skip this action if one of these did not succeed
-    guard: Optional[Guard] = None
-    node: Optional[Node] = None  # CHOWN: the node whose perm to apply
-    reads: Tuple[str, ...] = ()  # files to read afterwards, for the snapshot's facts
+    """One step of a plan. Compared by identity: plans hold thousands."""
+
+    __slots__ = ("id", "verb", "hierarchy", "path", "group", "file", "texts", "setting", "desired", "old",
+                 "new", "source", "after", "guard", "node", "reads")
+
+    def __init__(self, id: int, verb: str, hierarchy: str, path: str, group: Optional[str] = None,
+                 file: Optional[str] = None, texts: Tuple[str, ...] = (), setting: Optional[FileSetting] = None,
+                 desired: object = None, old: Optional[str] = None, new: Optional[str] = None,
+                 source: Optional[str] = None, after: Tuple[int, ...] = (), guard: Optional[Guard] = None,
+                 node: Optional[Node] = None, reads: Tuple[str, ...] = ()):
+        self.id = id
+        self.verb = verb
+        self.hierarchy = hierarchy  # Hierarchy.key
+        self.path = path  # cgroup path
+        self.group = group
+        self.file = file
+        self.texts = texts  # each is one write(2)
+        self.setting = setting  # what the read-back must show
+        self.desired = desired  # the value the read-back must show (WRITE)
+        self.old = old  # for display
+        self.new = new  # for display
+        self.source = source  # config key behind it
+        self.after = after  # skip this action if one of these did not succeed
+        self.guard = guard
+        self.node = node  # CHOWN: the node whose perm to apply
+        self.reads = reads  # files to read afterwards, for the snapshot's facts
 
     def describe(self) -> str:
         where = f"{self.hierarchy}:{self.path}"
@@ -76,33 +89,36 @@ class Action:
         return where
 
 
-@dataclass
 class Notice:
-    verb: str  # REFUSED, KEPT or BLOCKED
-    hierarchy: str
-    path: str
-    message: str
-    group: Optional[str] = None
-    reference: str = "refused"
+    __slots__ = ("verb", "hierarchy", "path", "message", "group", "reference")
+
+    def __init__(self, verb: str, hierarchy: str, path: str, message: str, group: Optional[str] = None,
+                 reference: str = "refused"):
+        self.verb = verb  # REFUSED, KEPT or BLOCKED
+        self.hierarchy = hierarchy
+        self.path = path
+        self.message = message
+        self.group = group
+        self.reference = reference
 
 
-@dataclass(frozen=True)
-class NodeState:
-    """What observe() found for one cgroup."""
-
-    exists: bool
-    files: Mapping[str, Optional[str]] = field(default_factory=dict)  # None: file missing
-    subtree_control: Optional[FrozenSet[str]] = None
-    entries: Optional[Mapping[str, Tuple[int, int, int]]] = None  # name -> (uid, gid, mode); "." = dir
-
+# What observe() found for one cgroup:
+#   exists: bool
+#   files: Mapping[str, Optional[str]] = {} -- None: file missing (the default is a read-only empty mapping)
+#   subtree_control: Optional[FrozenSet[str]] = None
+#   entries: Optional[Mapping[str, Tuple[int, int, int]]] = None -- name -> (uid, gid, mode); "." = dir
+NodeState = namedtuple("NodeState", "exists files subtree_control entries",
+                       defaults=(MappingProxyType({}), None, None))
 
 
-
-@dataclass
 class Plan:
-    actions: List[Action] = field(default_factory=list)
-    notices: List[Notice] = field(default_factory=list)
-    warnings: List[str] = field(default_factory=list)
+    __slots__ = ("actions", "notices", "warnings")
+
+    def __init__(self, actions: Optional[List[Action]] = None, notices: Optional[List[Notice]] = None,
+                 warnings: Optional[List[str]] = None):
+        self.actions = [] if actions is None else actions
+        self.notices = [] if notices is None else notices
+        self.warnings = [] if warnings is None else warnings
 
     @property
     def drift(self) -> bool:

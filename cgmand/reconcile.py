@@ -8,7 +8,6 @@ costs one read per managed file and no writes.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # typing costs start-up time; annotations are strings anyway
     from typing import Dict, List, Optional, Set, Tuple
@@ -82,17 +81,25 @@ def _observe_target(target: Target, fs: CgroupFS, observed: Dict, journal: List[
         observed[(key, path)] = NodeState(True, files, subtree, entries)
 
 
-@dataclass
+# Plain classes with __slots__, not dataclasses: importing dataclasses costs
+# ~14 ms of every command's start-up (docs/decisions.md).
+
+
 class Outcome:
-    action: Action
-    status: str  # OK, FAILED, SKIPPED, REFUSED, KEPT
-    message: str = ""
+    __slots__ = ("action", "status", "message")
+
+    def __init__(self, action: Action, status: str, message: str = ""):
+        self.action = action
+        self.status = status  # OK, FAILED, SKIPPED, REFUSED, KEPT
+        self.message = message
 
 
-@dataclass
 class Report:
-    outcomes: List[Outcome] = field(default_factory=list)
-    notices: List = field(default_factory=list)  # plan notices (refused, kept, blocked)
+    __slots__ = ("outcomes", "notices")
+
+    def __init__(self, outcomes: Optional[List[Outcome]] = None, notices: Optional[List] = None):
+        self.outcomes = [] if outcomes is None else outcomes
+        self.notices = [] if notices is None else notices  # plan notices (refused, kept, blocked)
 
     def counts(self) -> Dict[str, int]:
         out = dict.fromkeys(("created", "written", "removed", "failed", "skipped", "refused", "kept"), 0)

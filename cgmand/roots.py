@@ -11,6 +11,6 @@ from collections import namedtuple
 # proc_root: procfs.
 # run_root: cgman keeps its record, lock and caches in <run_root>/cgman.
 # (A namedtuple, not a dataclass: this is on every command's start-up path,
-# and dataclasses costs ~9 ms to import there.)
+# and importing dataclasses costs ~14 ms there; see docs/decisions.md.)
 Roots = namedtuple("Roots", "config_dir cgroup_root proc_root run_root",
                    defaults=("/etc/cgman", None, "/proc", "/run"))

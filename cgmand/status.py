@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # typing costs start-up time; annotations are strings anyway
     from typing import Dict, List, Optional, Set
@@ -14,37 +13,56 @@ from cgmand.model import join
 from cgmand.values import ValueProblem
 
 
-@dataclass
+# Plain classes with __slots__, not dataclasses: importing dataclasses costs
+# ~14 ms of every command's start-up (docs/decisions.md).
+
+
 class SettingStatus:
-    key: str  # config key
-    file: str  # kernel file
-    hierarchy: str
-    desired: str
-    actual: Optional[str]  # None: missing
-    in_sync: bool
+    __slots__ = ("key", "file", "hierarchy", "desired", "actual", "in_sync")
+
+    def __init__(self, key: str, file: str, hierarchy: str, desired: str, actual: Optional[str], in_sync: bool):
+        self.key = key  # config key
+        self.file = file  # kernel file
+        self.hierarchy = hierarchy
+        self.desired = desired
+        self.actual = actual  # None: missing
+        self.in_sync = in_sync
+
+    def as_dict(self) -> dict:
+        return {"key": self.key, "file": self.file, "hierarchy": self.hierarchy, "desired": self.desired,
+                "actual": self.actual, "in_sync": self.in_sync}
 
 
-@dataclass
 class GroupStatus:
-    name: str
-    path: str
-    present: List[str] = field(default_factory=list)  # hierarchies it exists in
-    missing: List[str] = field(default_factory=list)
-    processes: int = 0
-    memory_bytes: Optional[int] = None
-    cpu_usec: Optional[int] = None
-    tasks: Optional[int] = None
-    settings: List[SettingStatus] = field(default_factory=list)
-    in_config: bool = True
+    __slots__ = ("name", "path", "present", "missing", "processes", "memory_bytes", "cpu_usec", "tasks",
+                 "settings", "in_config")
+
+    def __init__(self, name: str, path: str, present: Optional[List[str]] = None,
+                 missing: Optional[List[str]] = None, processes: int = 0, memory_bytes: Optional[int] = None,
+                 cpu_usec: Optional[int] = None, tasks: Optional[int] = None,
+                 settings: Optional[List[SettingStatus]] = None, in_config: bool = True):
+        self.name = name
+        self.path = path
+        self.present = [] if present is None else present  # hierarchies it exists in
+        self.missing = [] if missing is None else missing
+        self.processes = processes
+        self.memory_bytes = memory_bytes
+        self.cpu_usec = cpu_usec
+        self.tasks = tasks
+        self.settings = [] if settings is None else settings
+        self.in_config = in_config
 
     @property
     def in_sync(self) -> bool:
         return self.in_config and not self.missing and all(s.in_sync for s in self.settings)
 
     def as_dict(self) -> dict:
-        out = asdict(self)
-        out["in_sync"] = self.in_sync
-        return out
+        """Every field, in order, then in_sync (lists copied: the result shares nothing)."""
+        return {"name": self.name, "path": self.path, "present": list(self.present),
+                "missing": list(self.missing), "processes": self.processes, "memory_bytes": self.memory_bytes,
+                "cpu_usec": self.cpu_usec, "tasks": self.tasks,
+                "settings": [s.as_dict() for s in self.settings], "in_config": self.in_config,
+                "in_sync": self.in_sync}
 
 
 def collect(layout: Layout, fss: Dict[str, CgroupFS], record: Dict[str, Set[str]]) -> List[GroupStatus]:

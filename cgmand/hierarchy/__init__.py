@@ -9,7 +9,7 @@ mount /cgroup/<ctrl> (research/systemd-v2.md §5).
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field, replace
+from collections import namedtuple
 from functools import cached_property
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # typing costs start-up time; annotations are strings anyway
@@ -26,24 +26,29 @@ V1_NAMES = {ctl.v1: name for name, ctl in CONTROLLERS.items() if ctl.v1}
 SYSTEMD_V1_MANAGED = frozenset({"cpu", "cpuacct", "io", "memory", "devices", "pids"})
 
 
-@dataclass(frozen=True)
-class Mount:
-    """One cgroup line of mountinfo."""
+# The records are namedtuples, not dataclasses: importing dataclasses costs
+# ~14 ms of every command's start-up (docs/decisions.md).
 
-    dev: str  # major:minor, identifies the hierarchy
-    root: str  # path inside the hierarchy that is mounted
-    mount_point: str
-    fstype: str  # "cgroup" or "cgroup2"
-    super_options: Tuple[str, ...]
+# One cgroup line of mountinfo:
+#   dev: str -- major:minor, identifies the hierarchy
+#   root: str -- path inside the hierarchy that is mounted
+#   mount_point: str
+#   fstype: str -- "cgroup" or "cgroup2"
+#   super_options: Tuple[str, ...]
+Mount = namedtuple("Mount", "dev root mount_point fstype super_options")
+
+#   version: int
+#   mount_point: str
+#   root: str
+#   controllers: FrozenSet[str] -- canonical names (blkio is "io")
+#   name: Optional[str] = None -- v1 named hierarchy, e.g. "systemd"
+_HierarchyFields = namedtuple("Hierarchy", "version mount_point root controllers name", defaults=(None,))
 
 
-@dataclass(frozen=True)
-class Hierarchy:
-    version: int
-    mount_point: str
-    root: str
-    controllers: FrozenSet[str]  # canonical names (blkio is "io")
-    name: Optional[str] = None  # v1 named hierarchy, e.g. "systemd"
+class Hierarchy(_HierarchyFields):
+    # A namedtuple (start-up cost, see above) with methods. No ``__slots__ = ()``:
+    # instances keep a __dict__ so that ``key`` can be a cached_property. It is not
+    # a field, so equality, hashing, repr and _replace see only the five above.
 
     @cached_property
     def key(self) -> str:
@@ -63,23 +68,24 @@ class Hierarchy:
         return self.mount_point if cgroup == "/" else self.mount_point + cgroup
 
 
-@dataclass(frozen=True)
-class Systemd:
-    """What systemd told us about the delegated unit (None fields: unknown)."""
+# What systemd told us about the delegated unit (None fields: unknown):
+#   unit: str
+#   control_group: str -- "" when the unit is not running
+#   delegate: bool
+Systemd = namedtuple("Systemd", "unit control_group delegate")
 
-    unit: str
-    control_group: str  # "" when the unit is not running
-    delegate: bool
+#   hierarchies: Tuple[Hierarchy, ...]
+#   base: str -- cgroup path below which cgman's groups live
+#   page_size: int = 4096
+#   systemd: Optional[Systemd] = None
+#   delegated_controllers: Optional[FrozenSet[str]] = None -- v2 under systemd: base's cgroup.controllers
+#   warnings: Tuple[str, ...] = ()
+_HostFields = namedtuple("Host", "hierarchies base page_size systemd delegated_controllers warnings",
+                         defaults=(4096, None, None, ()))
 
 
-@dataclass(frozen=True)
-class Host:
-    hierarchies: Tuple[Hierarchy, ...]
-    base: str  # cgroup path below which cgman's groups live
-    page_size: int = 4096
-    systemd: Optional[Systemd] = None
-    delegated_controllers: Optional[FrozenSet[str]] = None  # v2 under systemd: base's cgroup.controllers
-    warnings: Tuple[str, ...] = field(default=())
+class Host(_HostFields):
+    __slots__ = ()  # a namedtuple (start-up cost, see above) with methods
 
     @property
     def unified(self) -> Optional[Hierarchy]:
@@ -186,7 +192,7 @@ def rebase(mounts: List[Mount], cgroup_root: Optional[str]) -> List[Mount]:
         return mounts
     points = [m.mount_point for m in mounts]
     common = points[0] if len(points) == 1 else os.path.commonpath(points)
-    return [replace(m, mount_point=os.path.normpath(cgroup_root + "/" + os.path.relpath(m.mount_point, common)))
+    return [m._replace(mount_point=os.path.normpath(cgroup_root + "/" + os.path.relpath(m.mount_point, common)))
             for m in mounts]
 
 

@@ -7,33 +7,30 @@ research/systemd-v2.md §3.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-TYPE_CHECKING = False
-if TYPE_CHECKING:  # typing costs start-up time; annotations are strings anyway
-    from typing import Tuple
+from collections import namedtuple
 
-
-@dataclass(frozen=True)
-class Flavour:
-    version: int
-    # v2: a parent enables controllers for its children in cgroup.subtree_control,
-    # top-down, and only while it holds no processes ("no internal processes").
-    subtree_control: bool
-    # v1: a child's cpuset must be a subset of its parent's and its CFS quota may
-    # not exceed the parent's, so widening goes top-down and narrowing bottom-up.
-    constrains_children: bool
-    # v1: a new cpuset cgroup starts with empty cpus/mems and refuses tasks
-    # (ENOSPC) until both are set; v2 treats empty as "inherit".
-    fills_cpuset: bool
-    # Files the perm.task owner gets: on v1 cgconfig chowns "tasks"; cgman adds
-    # cgroup.procs so whole processes can be moved. On v2 libcgroup gives task
-    # perms no meaning; cgman chowns cgroup.procs/threads, which the kernel's
-    # delegation model uses (moving still needs write access to the common ancestor).
-    task_files: Tuple[str, ...]
-    memory_limit: str  # the hard limit: below current use, v2 OOM-kills and v1 fails EBUSY
-    memory_usage: str  # current memory use, in bytes
-    # Where "is anything still running in this subtree" can be read in one file.
-    populated_file: str  # "" when the version has none (v1: walk cgroup.procs)
+# A namedtuple, not a dataclass: importing dataclasses costs ~14 ms of every
+# command's start-up (docs/decisions.md). The fields:
+#   version: int
+#   subtree_control: bool -- v2: a parent enables controllers for its children in
+#       cgroup.subtree_control, top-down, and only while it holds no processes
+#       ("no internal processes").
+#   constrains_children: bool -- v1: a child's cpuset must be a subset of its
+#       parent's and its CFS quota may not exceed the parent's, so widening goes
+#       top-down and narrowing bottom-up.
+#   fills_cpuset: bool -- v1: a new cpuset cgroup starts with empty cpus/mems and
+#       refuses tasks (ENOSPC) until both are set; v2 treats empty as "inherit".
+#   task_files: Tuple[str, ...] -- files the perm.task owner gets: on v1 cgconfig
+#       chowns "tasks"; cgman adds cgroup.procs so whole processes can be moved.
+#       On v2 libcgroup gives task perms no meaning; cgman chowns
+#       cgroup.procs/threads, which the kernel's delegation model uses (moving
+#       still needs write access to the common ancestor).
+#   memory_limit: str -- the hard limit: below current use, v2 OOM-kills and v1 fails EBUSY
+#   memory_usage: str -- current memory use, in bytes
+#   populated_file: str -- where "is anything still running in this subtree" can be
+#       read in one file; "" when the version has none (v1: walk cgroup.procs)
+Flavour = namedtuple("Flavour", "version subtree_control constrains_children fills_cpuset task_files "
+                                "memory_limit memory_usage populated_file")
 
 
 V1 = Flavour(1, False, True, True, ("tasks", "cgroup.procs"), "memory.limit_in_bytes",

@@ -11,7 +11,6 @@ Pure module: no I/O.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # typing costs start-up time; annotations are strings anyway
     from typing import Dict, FrozenSet, List, Optional, Set, Tuple
@@ -27,23 +26,35 @@ ANCESTOR, BASE, IMPLICIT, GROUP = "ancestor", "base", "implicit", "group"
 EXACT, ADD, NONE = "exact", "add", "none"  # how cgman may write a node's subtree_control
 
 
-@dataclass
+# The records below are plain classes with __slots__, not dataclasses:
+# importing dataclasses costs ~14 ms of every command's start-up
+# (docs/decisions.md). They compare by identity.
+
+
 class Node:
-    path: str  # cgroup path in the hierarchy
-    kind: str  # ANCESTOR (above the base), BASE, IMPLICIT (between base and a group) or GROUP
-    group: Optional[str] = None  # name of the declared group
-    settings: List[FileSetting] = field(default_factory=list)
-    own: Set[str] = field(default_factory=set)  # v2 controllers its own files need
-    needs: Set[str] = field(default_factory=set)  # own plus what its descendants need
-    children: List[str] = field(default_factory=list)
-    perm: Optional[Perm] = None
-    may_create: bool = True
-    subtree: str = NONE
-    # The delegated unit's cgroup under systemd on v2: its keep-alive process
-    # must move to <base>/anchor before controllers can be enabled there
-    # (no internal processes; research/systemd-v2.md §1.4). systemd >= 254
-    # does it itself with DelegateSubgroup=anchor.
-    evacuate: bool = False
+    __slots__ = ("path", "kind", "group", "settings", "own", "needs", "children", "perm", "may_create",
+                 "subtree", "evacuate")
+
+    def __init__(self, path: str, kind: str, group: Optional[str] = None,
+                 settings: Optional[List[FileSetting]] = None, own: Optional[Set[str]] = None,
+                 needs: Optional[Set[str]] = None, children: Optional[List[str]] = None,
+                 perm: Optional[Perm] = None, may_create: bool = True, subtree: str = NONE,
+                 evacuate: bool = False):
+        self.path = path  # cgroup path in the hierarchy
+        self.kind = kind  # ANCESTOR (above the base), BASE, IMPLICIT (between base and a group) or GROUP
+        self.group = group  # name of the declared group
+        self.settings = [] if settings is None else settings
+        self.own = set() if own is None else own  # v2 controllers its own files need
+        self.needs = set() if needs is None else needs  # own plus what its descendants need
+        self.children = [] if children is None else children
+        self.perm = perm
+        self.may_create = may_create
+        self.subtree = subtree
+        # The delegated unit's cgroup under systemd on v2: its keep-alive process
+        # must move to <base>/anchor before controllers can be enabled there
+        # (no internal processes; research/systemd-v2.md §1.4). systemd >= 254
+        # does it itself with DelegateSubgroup=anchor.
+        self.evacuate = evacuate
 
     @property
     def owned(self) -> bool:
@@ -51,21 +62,25 @@ class Node:
         return self.kind != ANCESTOR
 
 
-@dataclass
 class Target:
     """The desired cgroups of one hierarchy, parents before children."""
 
-    hierarchy: Hierarchy
-    nodes: Dict[str, Node]
+    __slots__ = ("hierarchy", "nodes")
+
+    def __init__(self, hierarchy: Hierarchy, nodes: Dict[str, Node]):
+        self.hierarchy = hierarchy
+        self.nodes = nodes
 
     def subtree_control(self, node: Node) -> FrozenSet[str]:
         return frozenset(c for child in node.children for c in self.nodes[child].needs)
 
 
-@dataclass
 class Layout:
-    host: Host
-    targets: List[Target]
+    __slots__ = ("host", "targets")
+
+    def __init__(self, host: Host, targets: List[Target]):
+        self.host = host
+        self.targets = targets
 
     def target(self, key: str) -> Optional[Target]:
         return next((t for t in self.targets if t.hierarchy.key == key), None)
