@@ -150,9 +150,11 @@ def apply(args: Any, roots: Roots) -> int:
         desired, host, made, fss, created, facts = make_plan(roots, args.force)
         before = {key: set(paths) for key, paths in created.items()}
         done: list = []
-        report = reconcile.apply(made, fss, created, done)
-        if created != before:
-            record.save(roots.run_root, created)
+        try:
+            report = reconcile.apply(made, fss, created, done)
+        finally:  # even if apply dies half-way, what it created is recorded
+            if created != before:
+                record.save(roots.run_root, created)
         if report.outcomes:
             # A clean apply ends in a verified state: what observe read, updated by
             # every read-back. Anything less, and the next run plans in full.

@@ -34,6 +34,11 @@ def logger() -> Any:
     return _logger
 
 
+def enabled() -> bool:
+    """Is anyone listening? Lets hot loops skip building event arguments."""
+    return not isinstance(_logger, _Silent)
+
+
 def configure(level: str = "info", fmt: str = "auto") -> None:
     """Start logging to stderr: console on a tty, else logfmt (or fmt="json")."""
     global _logger

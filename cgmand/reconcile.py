@@ -15,6 +15,7 @@ if TYPE_CHECKING:  # typing costs start-up time; annotations are strings anyway
 from cgmand.errors import CgroupBusy, CgroupGone, KernelError, ProcessGone
 from cgmand.hierarchy import Host
 from cgmand.hierarchy.layout import Layout, Target
+from cgmand import log
 from cgmand.kernel.cgroupfs import CgroupFS
 from cgmand.model import parent_of
 from cgmand.plan import (
@@ -207,7 +208,28 @@ def apply(plan: Plan, fss: Dict[str, CgroupFS], record: Dict[str, Set[str]],
             continue
         done.add(action.id)
         report.outcomes.append(Outcome(action, OK))
+    if log.enabled():
+        for outcome in report.outcomes:
+            _log(outcome)
     return report
+
+
+_EVENTS = {MKDIR: "cgroup_created", RMDIR: "cgroup_removed", WRITE: "knob_written",
+           ENABLE: "controllers_enabled", DISABLE: "controllers_disabled", CHOWN: "ownership_set",
+           EVACUATE: "processes_moved"}
+
+
+def _log(outcome: Outcome) -> None:
+    action = outcome.action
+    keys = dict(hierarchy=action.hierarchy, cgroup=action.path, action=action.verb)
+    if action.file:
+        keys.update(knob=action.file, value=action.new, old=action.old)
+    if outcome.status == OK:
+        log.logger().info(_EVENTS[action.verb], **keys)
+    elif outcome.status == FAILED:
+        log.logger().error("action_failed", message=outcome.message, **keys)
+    else:
+        log.logger().warning(f"action_{outcome.status}", message=outcome.message, **keys)
 
 
 def _execute(action: Action, fs: CgroupFS, record: Dict[str, Set[str]], facts: List[tuple]) -> Optional[str]:

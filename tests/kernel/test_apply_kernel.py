@@ -240,3 +240,19 @@ def test_status_reports_settings_and_processes(kenv):
     assert all(g["in_sync"] for g in groups.values())
     assert groups["batch"]["processes"] == 1
     kenv.stop(proc)
+
+
+def test_record_survives_a_closed_output_pipe(kenv):
+    """`cgman apply -v | head -1`: the reader goes away mid-apply, yet every cgroup made is recorded."""
+    import subprocess
+    import sys
+
+    kenv.config(WEB)
+    cmd = [sys.executable, "-m", "cgmand", "--config-dir", str(kenv.conf), "--run-root", str(kenv.run_root),
+           "apply", "-v", "--log-format", "logfmt"]
+    subprocess.run(f"{' '.join(cmd)} 2>&1 | head -5 >/dev/null", shell=True, check=False)
+    kenv.config("")
+    code, report = kenv.cgman_json("apply")
+    assert code == 0, report
+    assert report["counts"]["removed"] >= 3
+    assert kenv.leftovers() == []
