@@ -174,7 +174,7 @@ def show_status(args: Any, roots: Roots) -> int:
     from cgmand.kernel import record
 
     desired, host, laid = load(roots)
-    groups = status.collect(laid, reconcile.filesystems(host), record.load(roots.run_root))
+    groups = status.collect(laid, reconcile.filesystems(host), record.load(roots.run_root), list(desired.groups))
     _emit(args, lambda: render.status_text(groups, host),
           lambda: {"host": host.describe(), "groups": [g.as_dict() for g in groups]})
     return ExitCode.OK

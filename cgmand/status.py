@@ -4,7 +4,7 @@ from __future__ import annotations
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # typing costs start-up time; annotations are strings anyway
-    from typing import Dict, List, Optional, Set
+    from typing import Dict, List, Optional, Sequence, Set
 
 from cgmand.errors import KernelError
 from cgmand.hierarchy.layout import GROUP, Layout
@@ -65,7 +65,9 @@ class GroupStatus:
                 "in_sync": self.in_sync}
 
 
-def collect(layout: Layout, fss: Dict[str, CgroupFS], record: Dict[str, Set[str]]) -> List[GroupStatus]:
+def collect(layout: Layout, fss: Dict[str, CgroupFS], record: Dict[str, Set[str]],
+            order: Sequence[str] = ()) -> List[GroupStatus]:
+    """Each configured group (in ``order``, the config's), then groups kept after leaving it."""
     groups: Dict[str, GroupStatus] = {}
     pids: Dict[str, Set[int]] = {}
     for target in layout.targets:
@@ -85,7 +87,8 @@ def collect(layout: Layout, fss: Dict[str, CgroupFS], record: Dict[str, Set[str]
             _usage(status, fs, node.path)
     for name, found in pids.items():
         groups[name].processes = len(found)
-    return list(groups.values()) + _leftovers(layout, fss, record)
+    ordered = sorted(groups.values(), key=lambda g: order.index(g.name) if g.name in order else len(order))
+    return ordered + _leftovers(layout, fss, record)
 
 
 def _setting(fs: CgroupFS, path: str, setting) -> SettingStatus:
