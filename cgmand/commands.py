@@ -113,28 +113,26 @@ def check(args: Any, roots: Roots) -> int:
 
 
 def plan(args: Any, roots: Roots) -> int:
+    return _show_plan(args, roots, {})
+
+
+def _show_plan(args: Any, roots: Roots, extra: dict) -> int:
+    """plan, and apply --dry-run (whose JSON adds "dry_run": true)."""
     known = _verified(roots)
     if known is not None:
-        _emit(args, known["plan_text"], known["plan_json"])
+        _emit(args, known["plan_text"], dict(known["plan_json"], **extra))
         return ExitCode.OK
     from cgmand import render
 
     desired, host, made, *_ = make_plan(roots, args.force)
-    _emit(args, lambda: render.plan_text(made, host, len(desired.groups)), lambda: render.plan_json(made, host))
-    return ExitCode.DRIFT if args.detailed_exitcode and made.drift else ExitCode.OK
+    _emit(args, lambda: render.plan_text(made, host, len(desired.groups)),
+          lambda: dict(render.plan_json(made, host), **extra))
+    return ExitCode.DRIFT if getattr(args, "detailed_exitcode", False) and made.drift else ExitCode.OK
 
 
 def apply(args: Any, roots: Roots) -> int:
     if args.dry_run:
-        known = _verified(roots)
-        if known is not None:
-            _emit(args, known["plan_text"], dict(known["plan_json"], dry_run=True))
-            return ExitCode.OK
-        from cgmand import render
-
-        desired, host, made, *_ = make_plan(roots, args.force)
-        _emit(args, lambda: render.plan_text(made, host, len(desired.groups)),
-              lambda: dict(render.plan_json(made, host), dry_run=True))
+        _show_plan(args, roots, {"dry_run": True})
         return ExitCode.OK
     from cgmand.kernel import record
 

@@ -14,25 +14,18 @@ from __future__ import annotations
 
 import marshal
 import os
+
+from cgmand.kernel.runfiles import read_trusted, stamp, write_atomically
+
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # typing costs start-up time; annotations are strings anyway
     from typing import Any, List, Optional, Tuple
 
-TYPE_CHECKING = False
-if TYPE_CHECKING:
     from cgmand.model import DesiredState, Ownership
 
 FORMAT = 1
 _CODE = ("config.py", "knobs.py", "values.py", "model.py", "configcache.py")
 _DATABASES = ("/etc/passwd", "/etc/group")
-
-
-def _stamp(path: str) -> Optional[Tuple[int, ...]]:
-    try:
-        st = os.stat(path)
-    except OSError:
-        return None
-    return (st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
 
 
 def key(directory: str) -> Optional[Tuple[Any, ...]]:
@@ -43,9 +36,9 @@ def key(directory: str) -> Optional[Tuple[Any, ...]]:
         return None
     here = os.path.dirname(os.path.abspath(__file__))
     return (FORMAT, os.path.abspath(directory),
-            tuple((n, _stamp(os.path.join(directory, n))) for n in names),
-            tuple(_stamp(p) for p in _DATABASES),
-            tuple(_stamp(os.path.join(here, f)) for f in _CODE))
+            tuple((n, stamp(os.path.join(directory, n))) for n in names),
+            tuple(stamp(p) for p in _DATABASES),
+            tuple(stamp(os.path.join(here, f)) for f in _CODE))
 
 
 def _to_data(state: DesiredState) -> Any:
@@ -71,12 +64,6 @@ def _from_data(data: Any) -> DesiredState:
     return DesiredState(ManagerSpec(root, unit, root_set), specs, tuple(sources))
 
 
-def _trusted(fd: int) -> bool:
-    """Only a cache this user owns and nobody else can write is read."""
-    st = os.fstat(fd)
-    return st.st_uid == os.geteuid() and not st.st_mode & 0o022
-
-
 def load(directory: str, cache_dir: Optional[str]) -> DesiredState:
     """config.load(directory), served from the cache in ``cache_dir`` when it is current."""
     from cgmand import config
@@ -98,28 +85,15 @@ def load(directory: str, cache_dir: Optional[str]) -> DesiredState:
 
 
 def _read(path: str) -> Optional[List[Any]]:
+    data = read_trusted(path)
     try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
+        return None if data is None else list(marshal.loads(data))
+    except (EOFError, ValueError, TypeError):
         return None
-    try:
-        if not _trusted(fd):
-            return None
-        with os.fdopen(os.dup(fd), "rb") as handle:
-            return list(marshal.load(handle))
-    except (OSError, EOFError, ValueError, TypeError):
-        return None
-    finally:
-        os.close(fd)
 
 
 def _write(path: str, payload: Any) -> None:
     try:
-        os.makedirs(os.path.dirname(path), mode=0o755, exist_ok=True)
-        tmp = f"{path}.{os.getpid()}.tmp"
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "wb") as handle:
-            marshal.dump(payload, handle)
-        os.replace(tmp, path)
+        write_atomically(path, marshal.dumps(payload))
     except (OSError, ValueError):
         pass  # a cache that cannot be written only costs time

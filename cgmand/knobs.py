@@ -25,7 +25,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:  # typing costs start-up time; annotations are strings anyway
     from typing import Any, Callable, Dict, List, Optional, Tuple
 
-    Translator = Callable[[Dict[str, Any], int, Context], List[FileSetting]]
+    Translator = Callable[[Dict[str, Any], int, "Context"], List["FileSetting"]]
 
 from cgmand import values as v
 from cgmand.values import MAX

@@ -27,7 +27,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:  # typing costs start-up time; annotations are strings anyway
     from typing import Dict, List, Mapping, Optional, Set, Tuple
 
-    Observed = Mapping[Tuple[str, str], NodeState]
+    Observed = Mapping[Tuple[str, str], "NodeState"]
     Record = Mapping[str, Set[str]]  # hierarchy key -> cgroup paths cgman created
 
 from cgmand.hierarchy.layout import ADD, EXACT, Layout, Node, Target

@@ -17,6 +17,7 @@ if TYPE_CHECKING:  # typing costs start-up time; annotations are strings anyway
     from typing import Dict, Iterator, Set
 
 from cgmand.errors import HostError
+from cgmand.kernel.runfiles import write_atomically
 
 VERSION = 1
 
@@ -43,16 +44,9 @@ def load(run_root: str) -> Dict[str, Set[str]]:
 
 def save(run_root: str, created: Dict[str, Set[str]]) -> None:
     """Replace the record atomically (write, fsync, rename)."""
-    directory = _dir(run_root)
-    os.makedirs(directory, mode=0o755, exist_ok=True)
-    path = os.path.join(directory, "created.json")
     body = {"version": VERSION, "created": {k: sorted(v) for k, v in sorted(created.items()) if v}}
-    tmp = f"{path}.{os.getpid()}.tmp"
-    with open(tmp, "w", encoding="utf-8") as handle:
-        json.dump(body, handle, separators=(",", ":"))
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
+    write_atomically(os.path.join(_dir(run_root), "created.json"),
+                     json.dumps(body, separators=(",", ":")).encode(), 0o644)
 
 
 @contextlib.contextmanager

@@ -19,6 +19,7 @@ import marshal
 import os
 
 from cgmand import configcache
+from cgmand.kernel.runfiles import read_trusted, stamp, write_atomically
 
 FORMAT = 1
 TYPE_CHECKING = False
@@ -44,14 +45,6 @@ def _code_stamps() -> tuple:
     return tuple(out)
 
 
-def _stamp(path: str) -> Optional[tuple]:
-    try:
-        st = os.stat(path)
-    except OSError:
-        return None
-    return (st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
-
-
 def key(roots: Roots) -> Optional[tuple]:
     """Everything besides the kernel files that the verdict depends on."""
     config = configcache.key(roots.config_dir)
@@ -64,7 +57,7 @@ def key(roots: Roots) -> Optional[tuple]:
     except OSError:
         return None
     systemd = os.path.isdir(os.path.join(roots.run_root, "systemd", "system"))
-    record = _stamp(os.path.join(roots.run_root, "cgman", "created.json"))
+    record = stamp(os.path.join(roots.run_root, "cgman", "created.json"))
     return (FORMAT, config, mounts, roots.cgroup_root, systemd, record, _code_stamps())
 
 
@@ -75,14 +68,8 @@ def save(roots: Roots, facts: List[tuple], outputs: Dict[str, Any]) -> bool:
     wanted = key(roots)
     if wanted is None:
         return False
-    path = _path(roots)
     try:
-        os.makedirs(os.path.dirname(path), mode=0o755, exist_ok=True)
-        tmp = f"{path}.{os.getpid()}.tmp"
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "wb") as handle:
-            marshal.dump((wanted, tuple(facts), outputs), handle)
-        os.replace(tmp, path)
+        write_atomically(_path(roots), marshal.dumps((wanted, tuple(facts), outputs)))
     except (OSError, ValueError):
         return False
     return True
@@ -139,23 +126,9 @@ def _present(path: str, listings: Dict[str, Any]) -> bool:
 
 
 def _load(path: str) -> Optional[list]:
+    data = read_trusted(path)
     try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
+        stored = None if data is None else marshal.loads(data)
+    except (EOFError, ValueError, TypeError):
         return None
-    try:
-        st = os.fstat(fd)
-        if st.st_uid != os.geteuid() or st.st_mode & 0o022:
-            return None
-        chunks = []
-        while True:
-            chunk = os.read(fd, 1 << 20)
-            if not chunk:
-                break
-            chunks.append(chunk)
-        data = marshal.loads(b"".join(chunks))
-        return list(data) if isinstance(data, tuple) and len(data) == 3 else None
-    except (OSError, EOFError, ValueError, TypeError):
-        return None
-    finally:
-        os.close(fd)
+    return list(stored) if isinstance(stored, tuple) and len(stored) == 3 else None

@@ -9,7 +9,6 @@ import pytest
 from cgmand import knobs
 from cgmand import values as v
 from cgmand.knobs import Context, Untranslatable
-from cgmand.values import MAX
 
 K, M, G = 2**10, 2**20, 2**30
 THROTTLE = knobs.THROTTLE_FILES  # read_bps, write_bps, read_iops, write_iops

@@ -8,7 +8,7 @@ import pytest
 
 from cgmand import knobs
 from cgmand.errors import ConfigErrors
-from cgmand.hierarchy import Hierarchy, Host, Systemd, build as build_host, parse_mountinfo, to_hierarchy
+from cgmand.hierarchy import Host, Systemd, build as build_host, parse_mountinfo, to_hierarchy
 from cgmand.hierarchy.layout import (
     ADD, ANCESTOR, BASE, EXACT, GROUP, IMPLICIT, NONE, Layout, build,
 )

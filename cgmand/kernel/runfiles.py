@@ -1,0 +1,60 @@
+"""cgman's own files under <run_root>/cgman: written atomically, read only when trusted.
+
+The record, the config cache and the snapshot all follow the same rules: a
+write goes to a temporary file that replaces the old one in one rename (a
+reader never sees half a file), and a file is read only if this user owns it
+and nobody else can write it (a cache from someone else is ignored, not
+trusted).
+"""
+
+from __future__ import annotations
+
+import os
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # typing costs start-up time; annotations are strings anyway
+    from typing import Optional, Tuple
+
+
+def stamp(path: str) -> Optional[Tuple[int, ...]]:
+    """Identity and version of a file (inode, size, times), None if it is missing."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return (st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+
+
+def write_atomically(path: str, data: bytes, mode: int = 0o600) -> None:
+    """Replace ``path`` by ``data`` in one rename; raises OSError."""
+    os.makedirs(os.path.dirname(path), mode=0o755, exist_ok=True)
+    tmp = f"{path}.{os.getpid()}.tmp"
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
+    try:
+        os.write(fd, data)
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    os.replace(tmp, path)
+
+
+def read_trusted(path: str) -> Optional[bytes]:
+    """The file's bytes, or None if it is missing, unreadable, or not ours alone."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return None
+    try:
+        st = os.fstat(fd)
+        if st.st_uid != os.geteuid() or st.st_mode & 0o022:
+            return None
+        chunks = []
+        while True:
+            chunk = os.read(fd, 1 << 20)
+            if not chunk:
+                return b"".join(chunks)
+            chunks.append(chunk)
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
