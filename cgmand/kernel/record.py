@@ -16,7 +16,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:  # typing costs start-up time; annotations are strings anyway
     from typing import Dict, Iterator, Set
 
-from cgmand.errors import HostError
+from cgmand.errors import ExitCode, HostError
 from cgmand.kernel.runfiles import write_atomically
 
 VERSION = 1
@@ -57,8 +57,11 @@ def locked(run_root: str) -> Iterator[None]:
         os.makedirs(directory, mode=0o755, exist_ok=True)
         fd = os.open(os.path.join(directory, "apply.lock"), os.O_RDWR | os.O_CREAT, 0o600)
     except OSError as err:
-        raise HostError(f"cannot create the lock in {directory}: {err.strerror}",
-                        reference="lock-failed", hint="run as root, or pass --run-root") from err
+        problem = HostError(f"cannot create the lock in {directory}: {err.strerror}",
+                            reference="lock-failed", hint="run as root, or pass --run-root")
+        if isinstance(err, PermissionError):
+            problem.exit_code = ExitCode.NOPERM
+        raise problem from err
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
         yield

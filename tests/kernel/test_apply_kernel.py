@@ -256,3 +256,21 @@ def test_record_survives_a_closed_output_pipe(kenv):
     assert code == 0, report
     assert report["counts"]["removed"] >= 3
     assert kenv.leftovers() == []
+
+
+def test_apply_without_root_is_a_permission_error(kenv, tmp_path):
+    """A non-root apply stops at the lock with exit 77 and a hint, before touching anything."""
+    import subprocess
+    import sys
+
+    kenv.config(WEB)
+    for path in (tmp_path, kenv.conf):
+        os.chmod(path, 0o755)
+    os.chmod(kenv.conf / "10-test.toml", 0o644)
+    done = subprocess.run([sys.executable, "-m", "cgmand", "--config-dir", str(kenv.conf), "apply"],
+                          capture_output=True, text=True, preexec_fn=lambda: os.setuid(65534),
+                          cwd="/", env={"PATH": os.environ["PATH"], "PYTHONPATH": os.getcwd()})
+    assert done.returncode == 77, done.stderr
+    assert "cannot create the lock in /run/cgman: Permission denied" in done.stderr
+    assert "hint: run as root, or pass --run-root" in done.stderr
+    assert kenv.leftovers() == []
