@@ -193,16 +193,22 @@ class _Builder:
                 return
             made = self.add(self.pass_a, MKDIR, node, after=(self.mkdir[parent],) if parent in self.mkdir else ())
             self.mkdir[node.path] = made.id
-            if self.flavour.subtree_control and node.children:
-                made.reads = ("cgroup.subtree_control",)  # what observe() would have read
             deps = deps + (made.id,)
-        self.plan_settings(node, state, deps)
+        written = self.plan_settings(node, state, deps)
+        if not state.exists:
+            # What observe() would have read and no write reads back: the new
+            # cgroup's defaults (an empty io.max, say) are facts of the snapshot too.
+            made.reads = tuple(s.file for s in node.settings if s.file not in written)
+            if self.target.reads_subtree(node):
+                made.reads += ("cgroup.subtree_control",)
         if node.perm is not None and (not state.exists or _perm_drift(node, state, self.flavour.task_files)):
             self.add(self.pass_a, CHOWN, node, after=deps, node=node, new="perm")
         self.plan_subtree(node, state, deps)
 
-    def plan_settings(self, node: Node, state: NodeState, deps: Tuple[int, ...]) -> None:
-        """Writes for one cgroup, each in the pass its direction asks for, in knob-table order."""
+    def plan_settings(self, node: Node, state: NodeState, deps: Tuple[int, ...]) -> Set[str]:
+        """Writes for one cgroup, each in the pass its direction asks for, in knob-table order.
+
+        Returns the files written."""
         changes = [c for c in (self.change(node, s, state) for s in node.settings) if c is not None]
         direction = {c[0].file: c[3] for c in changes}
         for setting, desired, old, way, texts in changes:
@@ -219,6 +225,7 @@ class _Builder:
             phase = self.pass_b if way in (LOWER, NEITHER) else self.pass_a
             guard = self.memory_guard(setting, desired, old, state)
             self.add(phase, WRITE, node, texts=tuple(texts), desired=desired, guard=guard, **common)
+        return set(direction)
 
     def change(self, node: Node, setting: FileSetting, state: NodeState):
         """(setting, desired, old, direction, texts) if the file must change, else None."""

@@ -1,7 +1,7 @@
 """Observe the kernel, check guards, and apply a plan through kernel/cgroupfs.
 
 observe() reads only what the plan needs: each desired cgroup's managed files,
-subtree_control where children need controllers, ownership where perm is set,
+subtree_control of every cgroup cgman owns or whose children need controllers, ownership where perm is set,
 and whether recorded cgroups still exist. An unchanged configuration therefore
 costs one read per managed file and no writes.
 """
@@ -53,7 +53,6 @@ def observe(layout: Layout, record: Dict[str, Set[str]], fss: Dict[str, CgroupFS
 def _observe_target(target: Target, fs: CgroupFS, observed: Dict, journal: List[tuple]) -> None:
     key = target.hierarchy.key
     missing: Set[str] = set()
-    v2 = target.hierarchy.flavour.subtree_control
     for path, node in target.nodes.items():
         if path != "/" and parent_of(path) in missing:
             missing.add(path)
@@ -64,11 +63,11 @@ def _observe_target(target: Target, fs: CgroupFS, observed: Dict, journal: List[
                 files[setting.file] = text = fs.read_if_present(path, setting.file)
                 journal.append(("f", fs.path(path, setting.file), text))
             subtree = None
-            if v2 and node.children:
+            if target.reads_subtree(node):
                 text = fs.read(path, "cgroup.subtree_control")
                 journal.append(("f", fs.path(path, "cgroup.subtree_control"), text))
                 subtree = frozenset(text.split())
-            elif not node.settings:
+            elif all(text is None for text in files.values()):  # nothing read proves it exists
                 if not fs.exists(path):
                     raise CgroupGone("stat", path, 2, "missing")
                 journal.append(("d", fs.path(path)))
@@ -240,7 +239,7 @@ def _execute(action: Action, fs: CgroupFS, record: Dict[str, Set[str]], facts: L
             created.add(action.path)
         facts.append(("d", fs.path(action.path)))
         for name in action.reads:
-            facts.append(("f", fs.path(action.path, name), fs.read(action.path, name)))
+            facts.append(("f", fs.path(action.path, name), fs.read_if_present(action.path, name)))
     elif action.verb == RMDIR:
         fs.rmdir(action.path)
         created.discard(action.path)

@@ -89,7 +89,7 @@ def fake_host(tmp: Path, mountinfo: str, trees: Optional[Dict[str, Tree]] = None
     run.mkdir(exist_ok=True)
     conf.mkdir(exist_ok=True)
     if systemd:
-        (run / "systemd" / "system").mkdir(parents=True)
+        build(proc / "1", {"comm": "systemd\n"})
     return Roots(config_dir=str(conf), cgroup_root=str(cgroup), proc_root=str(proc), run_root=str(run))
 
 

@@ -74,6 +74,12 @@ class Target:
     def subtree_control(self, node: Node) -> FrozenSet[str]:
         return frozenset(c for child in node.children for c in self.nodes[child].needs)
 
+    def reads_subtree(self, node: Node) -> bool:
+        """Must cgroup.subtree_control be read? For a node with children, and for
+        every node cgman owns: a leaf must have none enabled (a group whose child
+        left the config still has the child's; its parent could never disable them)."""
+        return self.hierarchy.flavour.subtree_control and bool(node.children or node.subtree == EXACT)
+
 
 class Layout:
     __slots__ = ("host", "targets")

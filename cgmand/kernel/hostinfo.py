@@ -10,6 +10,7 @@ if TYPE_CHECKING:  # typing costs start-up time; annotations are strings anyway
 from cgmand.errors import HostError, KernelError
 from cgmand.hierarchy import Host, Systemd, build, parse_mountinfo, rebase, to_hierarchy
 from cgmand.kernel.cgroupfs import CgroupFS
+from cgmand.kernel.pid1 import systemd_is_pid1
 from cgmand.model import ManagerSpec
 from cgmand.roots import Roots
 
@@ -20,11 +21,6 @@ def _read_text(path: str) -> str:
             return handle.read()
     except OSError as err:
         raise HostError(f"cannot read {path}: {err.strerror}", reference="host-unreadable") from err
-
-
-def systemd_is_pid1(run_root: str) -> bool:
-    """sd_booted(3): systemd created /run/systemd/system."""
-    return os.path.isdir(os.path.join(run_root, "systemd", "system"))
 
 
 def ask_systemd(unit: str) -> Systemd:
@@ -57,7 +53,7 @@ def detect(manager: ManagerSpec, roots: Roots) -> Host:
         hierarchy = to_hierarchy(mount, controllers)
         if hierarchy is not None:
             hierarchies.append(hierarchy)
-    systemd = ask_systemd(manager.systemd_unit) if systemd_is_pid1(roots.run_root) else None
+    systemd = ask_systemd(manager.systemd_unit) if systemd_is_pid1(roots.proc_root) else None
     delegated: Optional[FrozenSet[str]] = None
     unified = next((h for h in hierarchies if h.version == 2), None)
     if systemd is not None and systemd.control_group and unified is not None:

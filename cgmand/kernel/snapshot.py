@@ -19,6 +19,7 @@ import marshal
 import os
 
 from cgmand import configcache
+from cgmand.kernel.pid1 import systemd_is_pid1
 from cgmand.kernel.runfiles import read_trusted, stamp, write_atomically
 
 FORMAT = 1
@@ -56,7 +57,7 @@ def key(roots: Roots) -> Optional[tuple]:
             mounts = tuple(line for line in handle if " - cgroup" in line)
     except OSError:
         return None
-    systemd = os.path.isdir(os.path.join(roots.run_root, "systemd", "system"))
+    systemd = systemd_is_pid1(roots.proc_root)
     record = stamp(os.path.join(roots.run_root, "cgman", "created.json"))
     return (FORMAT, config, mounts, roots.cgroup_root, systemd, record, _code_stamps())
 

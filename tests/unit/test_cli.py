@@ -164,7 +164,8 @@ def test_systemd_groups_live_below_the_delegated_unit(systemd_host, capsys, tmp_
 
 
 def test_systemd_without_the_unit_refuses_to_write(systemd_host, capsys, tmp_path, monkeypatch):
-    """No running cgman-groups.service: exit 69 with a hint, and nothing is written."""
+    """No running cgman-groups.service: exit 69 with a hint, and nothing is written. (The fake
+    system's run root has no systemd/system: detection follows proc/1/comm, not --run-root.)"""
     fake_systemctl(tmp_path, monkeypatch, "ControlGroup=\\nDelegate=no\\n")
     before = read_tree(tmp_path / "cgroup")
     assert run(systemd_host, "apply") == 69
@@ -203,3 +204,22 @@ def test_populated_group_cannot_gain_controlled_children(tmp_path, capsys):
     assert "holds 1 process(es) (e.g. pid 99)" in plan["notices"][0]["message"]
     assert "memory.max waits on" in plan["notices"][1]["message"]
     assert [(a["verb"], a["path"], a["writes"]) for a in plan["actions"]] == [("enable", "/cgman", ["+memory"])]
+
+
+def test_leaf_group_is_read_and_its_former_childs_controllers_disabled(tmp_path, capsys):
+    """v2: web's child left the config; observe reads the now-leaf web's subtree_control and the plan
+    disables what the child needed (a leaf with controllers enabled cannot hold processes)."""
+    roots = fake_host(tmp_path, UNIFIED, {"": {
+        "cgroup.controllers": "cpu memory pids\n", "cgroup.subtree_control": "cpu memory\n",
+        "cgroup.procs": "1\n", "cgman": dict(v2_group(**{"cgroup.subtree_control": "cpu memory\n"}),
+                                             web=v2_group(**{"cgroup.subtree_control": "cpu memory\n",
+                                                             "cpu.weight": "200\n",
+                                                             "memory.max": "1073741824\n"},
+                                                          child=v2_group()))}})
+    build(tmp_path / "run/cgman", {"created.json": json.dumps(
+        {"version": 1, "created": {"unified": ["/cgman", "/cgman/web", "/cgman/web/child"]}})})
+    write_config(roots, "10-web.toml", WEB)
+    code, plan = run_json(capsys, roots, "plan")
+    assert code == 0
+    assert [(a["verb"], a["path"], a["writes"]) for a in plan["actions"]] == [
+        ("rmdir", "/cgman/web/child", []), ("disable", "/cgman/web", ["-cpu -memory"])]

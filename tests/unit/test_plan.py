@@ -587,6 +587,36 @@ def test_exact_subtree_control_is_trimmed_bottom_up():
     assert (plan.actions[0].old, plan.actions[0].new) == ("cpu cpuset memory pids", "cpu cpuset")
 
 
+def test_a_leaf_whose_child_left_the_config_disables_the_childs_controllers():
+    """web's child front is removed: web, now a leaf, drops every controller, then /cgman drops cpuset
+    (otherwise /cgman's disable fails with EBUSY forever, and web could never hold processes)."""
+    layout = lay(unified(), group("web", {"memory.max": "1G", "cpu.weight": 200}))
+    state = v2_web_converged()
+    plan = make(layout, state, {"unified": {"/cgman", "/cgman/web", "/cgman/web/front"}})
+    assert rows(plan) == [
+        (RMDIR, "unified", "/cgman/web/front", None, (), ()),
+        (DISABLE, "unified", "/cgman/web", None, ("-cpu -cpuset",), ()),
+        (DISABLE, "unified", "/cgman", None, ("-cpuset",), ()),
+    ]
+    assert plan.actions[1].guard == Guard(CHILDREN_KNOWN, children=frozenset())
+
+
+def test_new_cgroups_read_what_no_write_reads_back():
+    """A new cgroup's files that get no write (throttles without a limit) and its subtree_control are
+    read after mkdir, so the snapshot holds a fact for every file observe() would read."""
+    layout = lay(hybrid(), group("disk", {"io.max": "8:0 rbps=1000"}))
+    plan = make(layout, observed(exists("blkio", "/"), exists("unified", "/", subtree=set())), {})
+    reads = {(a.hierarchy, a.path): a.reads for a in plan.actions if a.verb == MKDIR}
+    assert reads == {
+        ("unified", "/cgman"): ("cgroup.subtree_control",),
+        ("unified", "/cgman/disk"): ("cgroup.subtree_control",),
+        ("blkio", "/cgman"): (),
+        ("blkio", "/cgman/disk"): ("blkio.throttle.write_bps_device", "blkio.throttle.read_iops_device",
+                                   "blkio.throttle.write_iops_device"),
+    }
+    assert brief(plan, "blkio")[-1] == (WRITE, "/cgman/disk", "blkio.throttle.read_bps_device", ("8:0 1000",))
+
+
 def test_add_policy_ancestors_are_never_trimmed():
     """The root and ancestors above the base only ever get controllers added."""
     layout = lay(unified(base="/a/b"), group("web", {"pids.max": 10}))
