@@ -33,7 +33,7 @@ if TYPE_CHECKING:  # typing costs start-up time; annotations are strings anyway
 from cgmand.hierarchy.layout import ADD, EXACT, Layout, Node, Target
 from cgmand.knobs import FileSetting
 from cgmand.model import join, parent_of
-from cgmand.values import LOWER, MAX, NEITHER, NEUTRAL, ValueProblem
+from cgmand.values import LOWER, MAX, NEITHER, NEUTRAL, CpuMax, ValueProblem, direction_between, order
 
 MKDIR, WRITE, ENABLE, DISABLE, RMDIR, CHOWN = "mkdir", "write", "enable", "disable", "rmdir", "chown"
 EVACUATE = "evacuate"  # move the delegated unit's own processes into <base>/anchor
@@ -210,10 +210,10 @@ class _Builder:
 
         Returns the files written."""
         changes = [c for c in (self.change(node, s, state) for s in node.settings) if c is not None]
-        direction = {c[0].file: c[3] for c in changes}
+        written = {c[0].file for c in changes}
+        for period in [c for c in changes if c[0].follows]:
+            changes = _cfs_pair(node, state, changes, period)
         for setting, desired, old, way, texts in changes:
-            if setting.follows:  # e.g. the v1 CFS period moves with its quota
-                way = direction.get(setting.follows, way)
             vtype = setting.vtype
             common = dict(file=setting.file, setting=setting, source=setting.source, after=deps,
                           old=_show(vtype, state.files.get(setting.file), state.exists),
@@ -225,7 +225,7 @@ class _Builder:
             phase = self.pass_b if way in (LOWER, NEITHER) else self.pass_a
             guard = self.memory_guard(setting, desired, old, state)
             self.add(phase, WRITE, node, texts=tuple(texts), desired=desired, guard=guard, **common)
-        return set(direction)
+        return written
 
     def change(self, node: Node, setting: FileSetting, state: NodeState):
         """(setting, desired, old, direction, texts) if the file must change, else None."""
@@ -288,6 +288,41 @@ class _Builder:
             self.add(self.pass_b, DISABLE, node, texts=(" ".join("-" + c for c in remove),),
                      guard=Guard(CHILDREN_KNOWN, children=frozenset(known)),
                      old=" ".join(sorted(have)), new=" ".join(sorted(wanted)))
+
+
+def _cfs_pair(node: Node, state: NodeState, changes: List[tuple], period: tuple) -> List[tuple]:
+    """Reorder the writes of a v1 CFS quota/period pair whose period changes.
+
+    v1 checks every write of either file as the ratio quota/period against the
+    parent's and every descendant's, and refuses with EINVAL
+    (kernel/sched/core.c, tg_cfs_schedulable_down; v2 clamps instead). The
+    pair therefore moves in the ratio's direction (top-down when it grows,
+    bottom-up when it shrinks), and a period change under a set quota goes
+    through quota -1 (unlimited, always accepted): -1, period, quota never
+    leaves bounds that both the old and the new ratio meet, where writing the
+    two files directly in either order can (50000/100000 -> 100000/200000
+    passes through 1.0 or 0.25). The group is unlimited for the moment between
+    the writes. ``changes`` is in execution order; pass B is reversed later,
+    so a shrinking pair is listed backwards.
+    """
+    setting = period[0]
+    quota = next(s for s in node.settings if s.file == setting.follows)
+    qtype = quota.vtype
+    old_quota = _parse(qtype, state.files.get(quota.file)) if state.exists else qtype.unset
+    old_period = period[2] if period[2] is not None else CpuMax.DEFAULT_PERIOD
+    if old_quota is None:  # unreadable: nothing to reason about, write period then quota
+        return changes
+    way = direction_between(order(old_quota) / old_period, order(quota.value) / setting.value)
+    rest = [c for c in changes if c[0].file not in (setting.file, quota.file)]
+    pair = [(setting, period[1], period[2], way, period[4])]
+    if old_quota != MAX:
+        pair.insert(0, (quota, MAX, old_quota, way, [qtype.format(MAX)]))
+    if quota.value != MAX:
+        pair.append((quota, quota.value, old_quota, way, qtype.writes(quota.value, None)))
+    if way == LOWER:
+        pair.reverse()
+    at = next(i for i, c in enumerate(changes) if c[0].file in (setting.file, quota.file))
+    return rest[:at] + pair + rest[at:]
 
 
 def _not_creatable(node: Node, systemd: bool) -> str:

@@ -166,10 +166,11 @@ class IntOrMax(ValueType):
         return MAX if value == MAX else str(value)
 
     def direction(self, old: Any, new: Any) -> str:
-        return _direction(order(old), order(new))
+        return direction_between(order(old), order(new))
 
 
-def _direction(old: float, new: float) -> str:
+def direction_between(old: float, new: float) -> str:
+    """RAISE when new >= old (numbers; MAX as inf), else LOWER."""
     return RAISE if new >= old else LOWER
 
 
@@ -347,7 +348,7 @@ class CpuMax(ValueType):
         return (quota, int(parts[1]))
 
     def direction(self, old: Any, new: Any) -> str:
-        return _direction(order(old[0]) / old[1], order(new[0]) / new[1])
+        return direction_between(order(old[0]) / old[1], order(new[0]) / new[1])
 
 
 class Weight(Int):

@@ -194,6 +194,28 @@ def test_cpuset_move_between_disjoint_sets_with_a_child(kenv):
     assert kenv.read(home("cpuset"), "p/c", "cpuset.cpus") == "1"
 
 
+def cpu_max(kenv, group: str) -> str:
+    if home("cpu") == "unified":
+        return kenv.read("unified", group, "cpu.max")
+    quota = kenv.read("cpu", group, "cpu.cfs_quota_us")
+    return f"{'max' if quota == '-1' else quota} {kenv.read('cpu', group, 'cpu.cfs_period_us')}"
+
+
+def test_cpu_quota_and_period_move_with_a_child_both_ways(kenv):
+    """v1 refuses any write that puts a quota/period ratio above the parent's or below a child's
+    (EINVAL): a parent whose quota grows while its ratio shrinks, and back, still applies."""
+    def apply(parent: str, child: str) -> None:
+        kenv.config(f'[group."p"]\ncpu.max = "{parent}"\n[group."p/c"]\ncpu.max = "{child}"\n')
+        code, report = kenv.cgman_json("apply")
+        assert code == 0, report
+        assert (cpu_max(kenv, "p"), cpu_max(kenv, "p/c")) == (parent, child)
+    apply("50000 100000", "40000 100000")
+    apply("60000 200000", "20000 100000")  # parent 0.5 -> 0.3, child 0.4 -> 0.2
+    apply("50000 50000", "80000 100000")  # parent 0.3 -> 1.0, child 0.2 -> 0.8
+    apply("max 100000", "max 50000")
+    assert kenv.cgman("plan", "--detailed-exitcode")[0] == 0
+
+
 @pytest.mark.skipif(V2_MEMORY or not mount_of("memory") or not os.path.exists(
     f"{mount_of('memory')}/memory.memsw.limit_in_bytes"), reason="needs v1 memory with swap accounting")
 def test_v1_memsw_and_limit_move_together_both_ways(kenv):

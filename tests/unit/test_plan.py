@@ -872,17 +872,47 @@ def test_plan_values_use_canonical_max():
     assert write.texts == ("max",) and write.desired == MAX
 
 
-def test_v1_cfs_period_moves_with_its_quota():
-    """Lowering the quota/period: quota first (bottom-up), then period; raising: period first (top-down)."""
-    def cfs(quota, period, old_quota, old_period):
-        layout = lay(hybrid(), group("web", {"cpu.max": f"{quota} {period}"}))
-        state = observed(exists("cpu,cpuacct", "/"), exists("cpu,cpuacct", "/cgman"),
-                         exists("cpu,cpuacct", "/cgman/web", cpu__cfs_quota_us=f"{old_quota}\n",
-                                cpu__cfs_period_us=f"{old_period}\n"),
-                         exists("unified", "/"), exists("unified", "/cgman"), exists("unified", "/cgman/web"))
-        plan = make(layout, state, {})
-        return [(a.file, a.texts) for a in plan.actions], plan
-    lowered, _ = cfs(20000, 50000, 50000, 100000)
-    assert lowered == [("cpu.cfs_quota_us", ("20000",)), ("cpu.cfs_period_us", ("50000",))]
-    raised, _ = cfs(50000, 100000, 20000, 50000)
-    assert raised == [("cpu.cfs_period_us", ("100000",)), ("cpu.cfs_quota_us", ("50000",))]
+def cfs_plan(groups, kernel):
+    """v1 CFS plan on the hybrid host: ``groups`` {name: "quota period"}, ``kernel`` {name: (quota, period)}."""
+    layout = lay(hybrid(), *(group(name, {"cpu.max": value}) for name, value in groups.items()))
+    state = observed(exists("cpu,cpuacct", "/"), exists("cpu,cpuacct", "/cgman"), exists("unified", "/"),
+                     exists("unified", "/cgman"),
+                     *(exists("unified", f"/cgman/{name}") for name in kernel),
+                     *(exists("cpu,cpuacct", f"/cgman/{name}", cpu__cfs_quota_us=f"{q}\n",
+                              cpu__cfs_period_us=f"{p}\n") for name, (q, p) in kernel.items()))
+    plan = make(layout, state, {})
+    return [(a.path.rsplit("/", 1)[1], a.file.rsplit("_", 1)[0][-6:], a.texts) for a in plan.actions]
+
+
+def test_v1_cfs_quota_alone_moves_in_its_own_direction():
+    """Same period: only the quota is written (v1 checks the ratio, which moves with the quota)."""
+    assert cfs_plan({"web": "20000 100000"}, {"web": (50000, 100000)}) == [("web", "_quota", ("20000",))]
+    assert cfs_plan({"web": "max 100000"}, {"web": (50000, 100000)}) == [("web", "_quota", ("-1",))]
+
+
+def test_v1_cfs_period_change_passes_through_an_unlimited_quota():
+    """50000/100000 -> 20000/50000: -1, period, quota; written directly, either order could leave the
+    ratio outside what the parent and the children allow (EINVAL)."""
+    assert cfs_plan({"web": "20000 50000"}, {"web": (50000, 100000)}) == [
+        ("web", "_quota", ("-1",)), ("web", "period", ("50000",)), ("web", "_quota", ("20000",))]
+    # the quota keeps its value, the period alone changes the ratio: the quota is written again
+    assert cfs_plan({"web": "50000 200000"}, {"web": (50000, 100000)}) == [
+        ("web", "_quota", ("-1",)), ("web", "period", ("200000",)), ("web", "_quota", ("50000",))]
+
+
+def test_v1_cfs_period_change_without_a_quota_before_or_after():
+    """Unlimited before: period, then quota. Unlimited after: -1 first, then the period."""
+    assert cfs_plan({"web": "30000 50000"}, {"web": (-1, 100000)}) == [
+        ("web", "period", ("50000",)), ("web", "_quota", ("30000",))]
+    assert cfs_plan({"web": "max 50000"}, {"web": (30000, 100000)}) == [
+        ("web", "_quota", ("-1",)), ("web", "period", ("50000",))]
+
+
+def test_v1_cfs_pair_follows_the_ratio_not_the_quota():
+    """parent 50000/100000 -> 60000/200000 grows its quota but shrinks its ratio (0.5 -> 0.3): the
+    child shrinks first (bottom-up), then the parent; each cgroup's three writes stay in order."""
+    plan = cfs_plan({"p": "60000 200000", "p/c": "20000 100000"}, {"p": (50000, 100000), "p/c": (40000, 100000)})
+    assert plan == [("c", "_quota", ("20000",)),
+                    ("p", "_quota", ("-1",)), ("p", "period", ("200000",)), ("p", "_quota", ("60000",))]
+    grown = cfs_plan({"p": "90000 100000", "p/c": "60000 100000"}, {"p": (50000, 100000), "p/c": (40000, 100000)})
+    assert grown == [("p", "_quota", ("90000",)), ("c", "_quota", ("60000",))]
