@@ -308,10 +308,16 @@ def _mode(value: Any) -> int:
 def _id(kind: str, value: Any) -> int:
     """uid/gid from a number or a name, resolved now (names never change per write)."""
     what = "user" if kind == "uid" else "group"
-    if isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 2**32 - 1:
-        return value
-    if isinstance(value, str) and value.isdigit():
-        return int(value)
+    number = None
+    if isinstance(value, int) and not isinstance(value, bool):
+        number = value
+    elif isinstance(value, str) and re.fullmatch(r"[0-9]+", value):
+        number = int(value)
+    if number is not None:
+        # (uid_t)-1 means "unchanged" to chown(2); ids are 32-bit.
+        if not 0 <= number < 2**32 - 1:
+            raise ValueError(f"expected a {what} number from 0 to {2**32 - 2}; found {show(value)}")
+        return number
     if isinstance(value, str) and value:
         try:
             return pwd.getpwnam(value).pw_uid if kind == "uid" else grp.getgrnam(value).gr_gid

@@ -41,7 +41,7 @@ from cgmand.values import MAX
 #   source: str -- the config key that asked for it, for messages
 #   order: int -- write order within one cgroup when raising; reversed when lowering
 #   inherit: bool = False -- v1 cpuset: follow the parent's value (value is None)
-#   follows: Optional[str] = None -- take the write direction of this other file of the cgroup
+#   follows: Optional[str] = None -- v1 CFS period: the quota file it forms a ratio with (plan._cfs_pair)
 FileSetting = namedtuple("FileSetting", "file value vtype source order inherit follows",
                          defaults=(False, None))
 

@@ -202,6 +202,9 @@ def apply(plan: Plan, fss: Dict[str, CgroupFS], record: Dict[str, Set[str]],
         except KernelError as err:
             report.outcomes.append(Outcome(action, FAILED, err.message))
             continue
+        except Exception as err:  # noqa: BLE001 - a bug in one action must not stop the rest
+            report.outcomes.append(Outcome(action, FAILED, f"internal error: {type(err).__name__}: {err}"))
+            continue
         if message:
             report.outcomes.append(Outcome(action, FAILED, message))
             continue

@@ -28,7 +28,7 @@ def test_paths_are_built_below_the_mount(fs, tmp_path):
 
 
 def test_read_and_write_replace_the_whole_value(fs):
-    """A write replaces the file's content (O_TRUNC) and a read returns it verbatim."""
+    """A write replaces the file's content (a longer fake file is cut) and a read returns it verbatim."""
     fs.write("/web", "cpu.shares", "99")
     assert fs.read("/web", "cpu.shares") == "99"
 
