@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import sys
+from collections import namedtuple
 
 from cgmand.errors import ExitCode
 from cgmand.kernel import snapshot
@@ -51,23 +52,29 @@ def load(roots: Roots) -> Tuple[DesiredState, Host, Layout]:
     return desired, host, layout.build(desired, host)
 
 
-def make_plan(roots: Roots, force: bool):
-    """The full pipeline: (desired, host, plan, filesystems, record, facts read).
+# What make_plan() found: desired state, host, plan, filesystems, the record
+# (pruned of cgroups found missing: then ``pruned``), every fact read, and the
+# snapshot key taken before the configuration was read.
+Planned = namedtuple("Planned", "desired host plan fss record facts pruned started")
 
-    Saves a snapshot when the kernel is already in sync."""
+
+def make_plan(roots: Roots, force: bool) -> Planned:
+    """The full pipeline. Saves a snapshot when the kernel is already in sync."""
     from cgmand import plan as planner, reconcile
     from cgmand.kernel import record
 
+    started = snapshot.key(roots)
     desired, host, laid = load(roots)
     fss = reconcile.filesystems(host)
     created = record.load(roots.run_root)
     facts: list = []
     observed = reconcile.observe(laid, created, fss, facts)
+    pruned = record.forget_vanished(created, reconcile.vanished(created, observed, fss))
     plan = reconcile.check(planner.make(laid, observed, created, force=force), fss)
     logger().info("plan_made", actions=len(plan.actions), notices=len(plan.notices))
-    if not plan.drift:
-        snapshot.save(roots, facts, _in_sync_outputs(plan, host, len(desired.groups)))
-    return desired, host, plan, fss, created, facts
+    if not plan.drift and not pruned:
+        snapshot.save(roots, facts, _in_sync_outputs(plan, host, len(desired.groups)), started)
+    return Planned(desired, host, plan, fss, created, facts, pruned, started)
 
 
 def _in_sync_outputs(plan: Plan, host: Host, groups: int) -> dict:
@@ -145,20 +152,22 @@ def apply(args: Any, roots: Roots) -> int:
             return ExitCode.OK
         from cgmand import plan as planner, reconcile, render
 
-        desired, host, made, fss, created, facts = make_plan(roots, args.force)
+        desired, host, made, fss, created, facts, pruned, started = make_plan(roots, args.force)
         before = {key: set(paths) for key, paths in created.items()}
         done: list = []
         try:
             report = reconcile.apply(made, fss, created, done)
         finally:  # even if apply dies half-way, what it created is recorded
-            if created != before:
+            wrote_record = pruned or created != before
+            if wrote_record:
                 record.save(roots.run_root, created)
-        if report.outcomes:
+        if report.outcomes or pruned:
             # A clean apply ends in a verified state: what observe read, updated by
             # every read-back. Anything less, and the next run plans in full.
             clean = not report.notices and all(o.status == reconcile.OK for o in report.outcomes)
             if not (clean and snapshot.save(roots, _merge(facts, done), _in_sync_outputs(
-                    planner.Plan(warnings=list(made.warnings)), host, len(desired.groups)))):
+                    planner.Plan(warnings=list(made.warnings)), host, len(desired.groups)),
+                    started, wrote_record)):
                 snapshot.forget(roots)
     logger().info("reconcile_finished", **report.counts())
     for warning in made.warnings:

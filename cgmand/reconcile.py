@@ -50,6 +50,13 @@ def observe(layout: Layout, record: Dict[str, Set[str]], fss: Dict[str, CgroupFS
     return observed
 
 
+def vanished(record: Dict[str, Set[str]], observed: Dict[Tuple[str, str], NodeState],
+             fss: Dict[str, CgroupFS]) -> List[Tuple[str, str]]:
+    """Recorded cgroups that observe() found missing (hierarchies still mounted only)."""
+    return [(key, path) for key, paths in record.items() if key in fss for path in paths
+            if not (observed.get((key, path)) or NodeState(False)).exists]
+
+
 def _observe_target(target: Target, fs: CgroupFS, observed: Dict, journal: List[tuple]) -> None:
     key = target.hierarchy.key
     missing: Set[str] = set()

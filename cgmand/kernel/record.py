@@ -14,7 +14,7 @@ import json
 import os
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # typing costs start-up time; annotations are strings anyway
-    from typing import Dict, Iterator, Set
+    from typing import Dict, Iterable, Iterator, Set, Tuple
 
 from cgmand.errors import ExitCode, HostError
 from cgmand.kernel.runfiles import write_atomically
@@ -35,11 +35,41 @@ def load(run_root: str) -> Dict[str, Set[str]]:
     except FileNotFoundError:
         return {}
     except (OSError, ValueError) as err:
-        raise HostError(f"cannot read cgman's record {path}: {err}", reference="record-unreadable",
-                        hint="remove the file: cgman will then keep (not remove) groups it made") from err
+        raise _unreadable(path, str(err)) from err
+    if not isinstance(data, dict):
+        raise _unreadable(path, f"expected a JSON object, found {type(data).__name__}")
     if data.get("version") != VERSION:
         return {}
-    return {key: set(paths) for key, paths in data.get("created", {}).items()}
+    created = data.get("created", {})
+    if not isinstance(created, dict) or not all(
+            isinstance(paths, list) and all(_is_cgroup_path(p) for p in paths) for paths in created.values()):
+        raise _unreadable(path, '"created" must map hierarchies to lists of absolute cgroup paths')
+    return {key: set(paths) for key, paths in created.items()}
+
+
+def _is_cgroup_path(path: object) -> bool:
+    # A path that climbs out of the hierarchy would make rmdir act outside it.
+    return isinstance(path, str) and path.startswith("/") and ".." not in path.split("/")
+
+
+def _unreadable(path: str, why: str) -> HostError:
+    return HostError(f"cannot read cgman's record {path}: {why}", reference="record-unreadable",
+                     hint="remove the file: cgman will then keep (not remove) groups it made")
+
+
+def forget_vanished(created: Dict[str, Set[str]], gone: Iterable[Tuple[str, str]]) -> bool:
+    """Drop (hierarchy, path) entries whose cgroup no longer exists; True if any was dropped.
+
+    Someone else may create the same path later: it is theirs, and an old
+    entry must not make cgman remove it.
+    """
+    changed = False
+    for key, path in gone:
+        paths = created.get(key)
+        if paths is not None and path in paths:
+            paths.discard(path)
+            changed = True
+    return changed
 
 
 def save(run_root: str, created: Dict[str, Set[str]]) -> None:

@@ -59,15 +59,30 @@ def key(roots: Roots) -> Optional[tuple]:
         return None
     systemd = systemd_is_pid1(roots.proc_root)
     record = stamp(os.path.join(roots.run_root, "cgman", "created.json"))
-    return (FORMAT, config, mounts, roots.cgroup_root, systemd, record, _code_stamps())
+    return (FORMAT, config, mounts, roots.cgroup_root, systemd, record, _code_stamps())  # record: _RECORD
 
 
-def save(roots: Roots, facts: List[tuple], outputs: Dict[str, Any]) -> bool:
-    """Keep the facts of an in-sync system; False if they cannot be kept."""
+_RECORD = 5  # the record's place in key()
+
+
+def save(roots: Roots, facts: List[tuple], outputs: Dict[str, Any], started: Optional[tuple],
+         wrote_record: bool = False) -> bool:
+    """Keep the facts of an in-sync system; False if they cannot be kept.
+
+    ``started`` is key() taken before the configuration was loaded: if
+    anything changed while the plan ran (a config file edited, say), the facts
+    may answer an older question and are not kept. ``wrote_record``: the
+    caller changed the record itself (apply, under the lock), so only that
+    part of the key may differ.
+    """
     if any(fact[0] == "x" for fact in facts):
         return False
     wanted = key(roots)
-    if wanted is None:
+    if wanted is None or started is None:
+        return False
+    if wrote_record:
+        started = started[:_RECORD] + wanted[_RECORD:_RECORD + 1] + started[_RECORD + 1:]
+    if wanted != started:
         return False
     try:
         write_atomically(_path(roots), marshal.dumps((wanted, tuple(facts), outputs)))

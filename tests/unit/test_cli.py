@@ -223,3 +223,36 @@ def test_leaf_group_is_read_and_its_former_childs_controllers_disabled(tmp_path,
     assert code == 0
     assert [(a["verb"], a["path"], a["writes"]) for a in plan["actions"]] == [
         ("rmdir", "/cgman/web/child", []), ("disable", "/cgman/web", ["-cpu -memory"])]
+
+
+def test_recorded_cgroups_that_vanished_leave_the_record(hybrid, capsys, tmp_path):
+    """A recorded cgroup removed by someone else is dropped from the record, so a cgroup that
+    another tool later makes at the same path is theirs and never removed by cgman."""
+    record = tmp_path / "run/cgman/created.json"
+    build(tmp_path / "run/cgman", {"created.json": json.dumps(
+        {"version": 1, "created": {"cpu": ["/cgman/gone"]}})})
+    assert run(hybrid, "apply") == 0
+    assert json.loads(record.read_text())["created"] == {}
+    build(tmp_path / "cgroup/cpu/cgman/gone", v1_group("cpu"))  # someone else's, now
+    code, plan = run_json(capsys, hybrid, "plan")
+    assert code == 0 and plan["actions"] == []
+    assert run(hybrid, "apply") == 0
+    assert (tmp_path / "cgroup/cpu/cgman/gone").is_dir()
+
+
+@pytest.mark.parametrize("body, found", [
+    ("[1, 2]", "expected a JSON object, found list"),
+    ('{"version": 1, "created": ["/cgman/x"]}', '"created" must map hierarchies'),
+    ('{"version": 1, "created": {"cpu": ["/cgman/../../etc"]}}', '"created" must map hierarchies'),
+    ('{"version": 1, "created": {"cpu": "/cgman/x"}}', '"created" must map hierarchies'),
+    ("{not json", "Expecting property name"),
+])
+def test_a_malformed_record_is_refused_and_nothing_written(hybrid, capsys, tmp_path, body, found):
+    """A record cgman cannot trust stops apply (exit 69) before any write, naming the file."""
+    build(tmp_path / "run/cgman", {"created.json": body})
+    before = read_tree(tmp_path / "cgroup")
+    assert run(hybrid, "apply") == 69
+    err = capsys.readouterr().err
+    assert f"cannot read cgman's record {tmp_path}/run/cgman/created.json" in err and found in err
+    assert "remove the file" in err
+    assert read_tree(tmp_path / "cgroup") == before

@@ -42,7 +42,7 @@ def test_plan_and_apply_answer_from_the_snapshot(synced, capsys):
     facts = snapshot._load(snapshot._path(synced))[1]
     planted = {"plan_text": "PLANTED PLAN", "plan_json": {"drift": False, "planted": True},
                "apply_text": "PLANTED APPLY", "apply_json": {}, "warnings": []}
-    assert snapshot.save(synced, list(facts), planted)
+    assert snapshot.save(synced, list(facts), planted, snapshot.key(synced))
     assert run(synced, "plan", "--detailed-exitcode") == 0
     assert capsys.readouterr().out == "PLANTED PLAN\n"
     assert run(synced, "apply") == 0
@@ -112,3 +112,24 @@ def test_an_unclean_apply_forgets_the_snapshot(synced, tmp_path, capsys):
                  .replace('"2G"', '"512M"'))
     assert run(synced, "apply") == 1
     assert not os.path.exists(snapshot._path(synced))
+
+
+def test_facts_from_before_a_config_edit_are_not_kept(synced):
+    """The key is taken before the config is read: an edit while the plan ran means no snapshot."""
+    facts = snapshot._load(snapshot._path(synced))[1]
+    started = snapshot.key(synced)
+    write_config(synced, "10-web.toml", WEB.replace("200", "300"))
+    assert snapshot.save(synced, list(facts), {}, started) is False
+    assert snapshot.save(synced, list(facts), {}, None) is False
+
+
+def test_only_a_record_written_by_the_caller_may_differ(synced):
+    """apply rewrites the record itself (under the lock): that part of the key may move, nothing else."""
+    facts = snapshot._load(snapshot._path(synced))[1]
+    started = snapshot.key(synced)
+    with open(os.path.join(synced.run_root, "cgman", "created.json"), "w") as handle:
+        json.dump({"version": 1, "created": {"cpu": ["/cgman/x"]}}, handle)
+    assert snapshot.save(synced, list(facts), {}, started) is False
+    assert snapshot.save(synced, list(facts), {}, started, wrote_record=True) is True
+    write_config(synced, "10-web.toml", WEB + "\n")
+    assert snapshot.save(synced, list(facts), {}, started, wrote_record=True) is False
