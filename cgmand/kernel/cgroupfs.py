@@ -91,7 +91,10 @@ class CgroupFS:
 
     def write(self, cgroup: str, file: str, text: str) -> None:
         path = self.path(cgroup, file)
-        data = text.encode()
+        # A zero-length write(2) never reaches kernfs's handler (it returns 0 and
+        # changes nothing); "\n" is the empty value the handlers strip it to
+        # (emptying a cpuset, say).
+        data = text.encode() or b"\n"
         try:
             # No O_TRUNC: kernfs parses each write on its own, and truncating costs
             # about 7 us per write. A regular file (a fake tree) that kept older,

@@ -296,3 +296,18 @@ def test_apply_without_root_is_a_permission_error(kenv, tmp_path):
     assert "cannot create the lock in /run/cgman: Permission denied" in done.stderr
     assert "hint: run as root, or pass --run-root" in done.stderr
     assert kenv.leftovers() == []
+
+
+def test_a_cpuset_can_be_emptied_through_cgroupfs(kenv):
+    """The kernel ignores a zero-length write; cgroupfs sends "\\n" so an empty value really lands
+    (v1: an empty cpuset; v2: an empty cpuset.cpus means the parent's)."""
+    from cgmand.hierarchy import Hierarchy
+    from cgmand.kernel.cgroupfs import CgroupFS
+
+    kenv.config('[group."e"]\ncpuset.cpus = "0"\n')
+    assert kenv.cgman("apply")[0] == 0
+    where = home("cpuset")
+    mount = mount_of(where)
+    fs = CgroupFS(Hierarchy(2 if where == "unified" else 1, mount, "/", frozenset({"cpuset"})))
+    fs.write(f"{kenv.prefix}/e", "cpuset.cpus", "")
+    assert kenv.read(where, "e", "cpuset.cpus") == ""

@@ -33,6 +33,12 @@ def test_read_and_write_replace_the_whole_value(fs):
     assert fs.read("/web", "cpu.shares") == "99"
 
 
+def test_an_empty_value_is_written_as_a_newline(fs):
+    """write(2) of zero bytes never reaches the kernel's handler: the empty value goes out as "\\n"."""
+    fs.write("/web", "cpu.shares", "")
+    assert fs.read("/web", "cpu.shares") == "\n"
+
+
 def test_missing_file_and_missing_cgroup_are_told_apart(fs):
     """read_if_present: None for a missing file, CgroupGone for a missing cgroup."""
     assert fs.read_if_present("/web", "memory.max") is None
