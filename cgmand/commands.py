@@ -18,7 +18,7 @@ from cgmand.log import logger
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Any, Tuple
+    from typing import Any, Optional, Set, Tuple
 
     from cgmand.hierarchy import Host
     from cgmand.hierarchy.layout import Layout
@@ -38,8 +38,9 @@ def _emit(args: Any, text: Any, data: Any) -> None:
         print(text() if callable(text) else text)
 
 
-def load(roots: Roots) -> Tuple[DesiredState, Host, Layout]:
-    """Config, host model and layout; raises ConfigErrors (78) or HostError (69)."""
+def load(roots: Roots, managed: Optional[dict] = None) -> Tuple[DesiredState, Host, Layout]:
+    """Config, host model and layout (with resets of the ``managed`` files whose
+    keys left the config); raises ConfigErrors (78) or HostError (69)."""
     from cgmand import configcache
     from cgmand.hierarchy import layout
     from cgmand.kernel import hostinfo
@@ -49,13 +50,14 @@ def load(roots: Roots) -> Tuple[DesiredState, Host, Layout]:
                   files=len(desired.sources))
     host = hostinfo.detect(desired.manager, roots)
     logger().info("host_detected", layout=host.layout, base=host.base)
-    return desired, host, layout.build(desired, host)
+    return desired, host, layout.build(desired, host, managed)
 
 
-# What make_plan() found: desired state, host, plan, filesystems, the record
-# (pruned of cgroups found missing: then ``pruned``), every fact read, and the
-# snapshot key taken before the configuration was read.
-Planned = namedtuple("Planned", "desired host plan fss record facts pruned started")
+# What make_plan() found: desired state, host, layout, plan, filesystems, the
+# record as loaded (its created part pruned of cgroups found missing: then
+# ``pruned``), every fact read, and the snapshot key taken before the
+# configuration was read.
+Planned = namedtuple("Planned", "desired host layout plan fss record facts pruned started")
 
 
 def make_plan(roots: Roots, force: bool) -> Planned:
@@ -64,17 +66,26 @@ def make_plan(roots: Roots, force: bool) -> Planned:
     from cgmand.kernel import record
 
     started = snapshot.key(roots)
-    desired, host, laid = load(roots)
+    rec = record.load(roots.run_root)
+    desired, host, laid = load(roots, rec.managed)
     fss = reconcile.filesystems(host)
-    created = record.load(roots.run_root)
     facts: list = []
-    observed = reconcile.observe(laid, created, fss, facts)
-    pruned = record.forget_vanished(created, reconcile.vanished(created, observed, fss))
-    plan = reconcile.check(planner.make(laid, observed, created, force=force), fss)
+    observed = reconcile.observe(laid, rec.created, fss, facts)
+    pruned = record.forget_vanished(rec.created, reconcile.vanished(rec.created, observed, fss))
+    plan = reconcile.check(planner.make(laid, observed, rec.created, force=force), fss)
     logger().info("plan_made", actions=len(plan.actions), notices=len(plan.notices))
-    if not plan.drift and not pruned:
+    if not plan.drift and not pruned and laid.managed() == rec.managed:
         snapshot.save(roots, facts, _in_sync_outputs(plan, host, len(desired.groups)), started)
-    return Planned(desired, host, plan, fss, created, facts, pruned, started)
+    return Planned(desired, host, laid, plan, fss, rec, facts, pruned, started)
+
+
+def _managed_after(laid: Layout, plan: Plan, done: Set[Tuple[str, str, str]]) -> dict:
+    """The files cgman now answers for: the config's, and defaults not yet put back."""
+    managed = {key: dict(cgroups) for key, cgroups in laid.managed().items()}
+    for key, path, file in plan.resets - done:
+        cgroups = managed.setdefault(key, {})
+        cgroups[path] = cgroups.get(path, frozenset()) | {file}
+    return managed
 
 
 def _in_sync_outputs(plan: Plan, host: Host, groups: int) -> dict:
@@ -131,8 +142,9 @@ def _show_plan(args: Any, roots: Roots, extra: dict) -> int:
         return ExitCode.OK
     from cgmand import render
 
-    desired, host, made, *_ = make_plan(roots, args.force)
-    _emit(args, lambda: render.plan_text(made, host, len(desired.groups)),
+    planned = make_plan(roots, args.force)
+    made, host = planned.plan, planned.host
+    _emit(args, lambda: render.plan_text(made, host, len(planned.desired.groups)),
           lambda: dict(render.plan_json(made, host), **extra))
     return ExitCode.DRIFT if getattr(args, "detailed_exitcode", False) and made.drift else ExitCode.OK
 
@@ -152,22 +164,28 @@ def apply(args: Any, roots: Roots) -> int:
             return ExitCode.OK
         from cgmand import plan as planner, reconcile, render
 
-        desired, host, made, fss, created, facts, pruned, started = make_plan(roots, args.force)
-        before = {key: set(paths) for key, paths in created.items()}
+        planned = make_plan(roots, args.force)
+        made, host, rec = planned.plan, planned.host, planned.record
+        before = {key: set(paths) for key, paths in rec.created.items()}
         done: list = []
+        report = None
         try:
-            report = reconcile.apply(made, fss, created, done)
+            report = reconcile.apply(made, planned.fss, rec.created, done)
         finally:  # even if apply dies half-way, what it created is recorded
-            wrote_record = pruned or created != before
+            written = set() if report is None else {
+                (o.action.hierarchy, o.action.path, o.action.file) for o in report.outcomes
+                if o.status == reconcile.OK and o.action.verb == planner.WRITE}
+            managed = _managed_after(planned.layout, made, written)
+            wrote_record = planned.pruned or rec.created != before or managed != rec.managed
             if wrote_record:
-                record.save(roots.run_root, created)
-        if report.outcomes or pruned:
+                record.save(roots.run_root, record.Record(rec.created, managed))
+        if report.outcomes or wrote_record:
             # A clean apply ends in a verified state: what observe read, updated by
             # every read-back. Anything less, and the next run plans in full.
             clean = not report.notices and all(o.status == reconcile.OK for o in report.outcomes)
-            if not (clean and snapshot.save(roots, _merge(facts, done), _in_sync_outputs(
-                    planner.Plan(warnings=list(made.warnings)), host, len(desired.groups)),
-                    started, wrote_record)):
+            if not (clean and snapshot.save(roots, _merge(planned.facts, done), _in_sync_outputs(
+                    planner.Plan(warnings=list(made.warnings)), host, len(planned.desired.groups)),
+                    planned.started, wrote_record)):
                 snapshot.forget(roots)
     logger().info("reconcile_finished", **report.counts())
     for warning in made.warnings:
@@ -181,7 +199,8 @@ def show_status(args: Any, roots: Roots) -> int:
     from cgmand.kernel import record
 
     desired, host, laid = load(roots)
-    groups = status.collect(laid, reconcile.filesystems(host), record.load(roots.run_root), list(desired.groups))
+    groups = status.collect(laid, reconcile.filesystems(host), record.load(roots.run_root).created,
+                            list(desired.groups))
     _emit(args, lambda: render.status_text(groups, host),
           lambda: {"host": host.describe(), "groups": [g.as_dict() for g in groups]})
     return ExitCode.OK

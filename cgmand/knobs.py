@@ -42,8 +42,9 @@ from cgmand.values import MAX
 #   order: int -- write order within one cgroup when raising; reversed when lowering
 #   inherit: bool = False -- v1 cpuset: follow the parent's value (value is None)
 #   follows: Optional[str] = None -- v1 CFS period: the quota file it forms a ratio with (plan._cfs_pair)
-FileSetting = namedtuple("FileSetting", "file value vtype source order inherit follows",
-                         defaults=(False, None))
+#   reset: bool = False -- no longer configured: put back to a new cgroup's value (reset_setting)
+FileSetting = namedtuple("FileSetting", "file value vtype source order inherit follows reset",
+                         defaults=(False, None, False))
 
 
 class Untranslatable(Exception):
@@ -437,6 +438,52 @@ def _hugetlb(key: str) -> Optional[Tuple[Concept, int, v.ValueType]]:
                       "v1 hugetlb.<size>.limit_in_bytes; rounded down to whole huge pages",
                       translate, ((files[1], 2, SIZE2), (files[0], 1, SIZE1)))
     return concept, version, SIZE2 if version == 2 else SIZE1
+
+
+# What a new cgroup holds before anyone writes, per concept, in the concept's
+# own spelling (Documentation/admin-guide/cgroup-v2.rst; cgroup-v1/*.rst). A
+# file cgman wrote whose key has left the configuration is put back to it, as
+# systemd does when a property leaves a unit. Concepts not listed have no
+# fixed default: they follow the parent (v1 cpusets, swappiness, the cpuset
+# flags) or depend on it (cpu.rt_runtime_us).
+_DEFAULTS: Dict[str, Any] = {
+    "cpu.weight": 100, "cpu.weight.nice": 0, "cpu.max": (MAX, v.CpuMax.DEFAULT_PERIOD), "cpu.max.burst": 0,
+    "cpu.idle": 0, "cpu.rt_period_us": 1000000,
+    "memory.max": MAX, "memory.swap.max": MAX, "memory.high": MAX, "memory.low": 0, "memory.min": 0,
+    "memory.swap.high": MAX, "memory.oom.group": 0, "memory.oom_control": 0,
+    "io.weight": 100, "io.bfq.weight": 100, "io.max": (), "pids.max": MAX,
+}
+_V2_DEFAULTS = {"cpuset.cpus": frozenset(), "cpuset.mems": frozenset()}  # empty: use the parent's
+_FILE_DEFAULTS = {"memory.soft_limit_in_bytes": MAX}  # memory.low's v1 file starts unlimited, not 0
+# Two files over one kernel value: resetting one would undo the other.
+SAME_VALUE = {"cpu.weight": "cpu.weight.nice", "cpu.weight.nice": "cpu.weight"}
+RESET_SOURCE = "(no longer configured)"
+_resets: Dict[Tuple[int, int], Dict[str, FileSetting]] = {}
+
+
+def reset_setting(file: str, version: int, page_size: int) -> Optional[FileSetting]:
+    """The setting that puts ``file`` back to a new cgroup's value; None if it has no fixed one."""
+    table = _resets.get((version, page_size))
+    if table is None:
+        table = _resets[(version, page_size)] = {}
+        defaults = dict(_DEFAULTS, **(_V2_DEFAULTS if version == 2 else {}))
+        for name, value in defaults.items():
+            try:
+                made = CONCEPTS[name].translate({name: value}, version, Context(page_size))
+            except Untranslatable:  # a knob of the other version only
+                continue
+            table.update((setting.file, _as_reset(setting)) for setting in made)
+    found = table.get(file)
+    hugetlb = None if found is not None else _hugetlb(file)
+    if hugetlb is not None:
+        concept = hugetlb[0]
+        found = next((_as_reset(s) for s in concept.translate({file: MAX}, version, Context(page_size))
+                      if s.file == file), None)
+    return found
+
+
+def _as_reset(made: FileSetting) -> FileSetting:
+    return made._replace(value=_FILE_DEFAULTS.get(made.file, made.value), source=RESET_SOURCE, reset=True)
 
 
 def lookup(key: str) -> Optional[Tuple[Concept, int, v.ValueType]]:

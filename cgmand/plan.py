@@ -112,13 +112,16 @@ NodeState = namedtuple("NodeState", "exists files subtree_control entries",
 
 
 class Plan:
-    __slots__ = ("actions", "notices", "warnings")
+    __slots__ = ("actions", "notices", "warnings", "resets")
 
     def __init__(self, actions: Optional[List[Action]] = None, notices: Optional[List[Notice]] = None,
                  warnings: Optional[List[str]] = None):
         self.actions = [] if actions is None else actions
         self.notices = [] if notices is None else notices
         self.warnings = [] if warnings is None else warnings
+        # (hierarchy, cgroup, file) of every file the plan puts back to its default:
+        # cgman keeps them in its record until a write of the default succeeds.
+        self.resets: Set[Tuple[str, str, str]] = set()
 
     @property
     def drift(self) -> bool:
@@ -164,6 +167,7 @@ class _Builder:
         self.cpusets: Dict[str, Dict[str, object]] = {}
         self.systemd = systemd
         self.created: Set[str] = set()  # the cgroups of this hierarchy cgman made
+        self.resets: Set[Tuple[str, str, str]] = set()  # (hierarchy, cgroup, file) put back to default
 
     def add(self, phase: List[Action], verb: str, where: Node, **kw) -> Action:
         action = Action(self.next_id, verb, self.key, where.path, where.group, **kw)
@@ -225,11 +229,15 @@ class _Builder:
             phase = self.pass_b if way in (LOWER, NEITHER) else self.pass_a
             guard = self.memory_guard(setting, desired, old, state)
             self.add(phase, WRITE, node, texts=tuple(texts), desired=desired, guard=guard, **common)
+            if setting.reset:
+                self.resets.add((self.key, node.path, setting.file))
         return written
 
     def change(self, node: Node, setting: FileSetting, state: NodeState):
         """(setting, desired, old, direction, texts) if the file must change, else None."""
         observed = state.files.get(setting.file) if state.exists else None
+        if setting.reset and observed is None:
+            return None  # a new cgroup, or the file went with its controller: nothing to put back
         vtype = setting.vtype
         desired = setting.value
         if setting.inherit:
@@ -405,6 +413,7 @@ def make(layout: Layout, observed: Observed, record: Record, force: bool = False
         if builder is not None:
             plan.actions += builder.pass_a + removals + list(reversed(builder.pass_b))
             plan.notices += builder.notices
+            plan.resets |= builder.resets
         else:
             plan.actions += removals
     return plan

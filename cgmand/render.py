@@ -34,7 +34,9 @@ def action_line(action: Action) -> str:
     where = _where(action.hierarchy, action.path)
     if action.verb == WRITE:
         detail = f"{_where(action.hierarchy, action.path, action.file)}: {action.old} -> {action.new}"
-        if action.source and action.source != action.file and not action.source.startswith("("):
+        if action.setting is not None and action.setting.reset:
+            detail += "  (no longer configured: back to the default)"
+        elif action.source and action.source != action.file and not action.source.startswith("("):
             detail += f"  ({action.source})"
     elif action.verb in (ENABLE, DISABLE):
         detail = f"{_where(action.hierarchy, action.path, 'cgroup.subtree_control')}: {action.texts[0]}"

@@ -15,6 +15,8 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:  # typing costs start-up time; annotations are strings anyway
     from typing import Dict, FrozenSet, List, Optional, Set, Tuple
 
+    Managed = Dict[str, Dict[str, FrozenSet[str]]]  # hierarchy key -> cgroup path -> files
+
 from cgmand import knobs
 from cgmand.errors import ConfigError, ConfigErrors
 from cgmand.hierarchy import SYSTEMD_V1_MANAGED, Hierarchy, Host
@@ -91,8 +93,20 @@ class Layout:
     def target(self, key: str) -> Optional[Target]:
         return next((t for t in self.targets if t.hierarchy.key == key), None)
 
+    def managed(self) -> Managed:
+        """The files the configuration sets, per hierarchy and group cgroup (for the record)."""
+        out: Managed = {}
+        for target in self.targets:
+            for path, node in target.nodes.items():
+                files = frozenset(s.file for s in node.settings if not (s.inherit or s.reset))
+                if node.kind == GROUP and files:
+                    out.setdefault(target.hierarchy.key, {})[path] = files
+        return out
 
-def build(desired: DesiredState, host: Host) -> Layout:
+
+def build(desired: DesiredState, host: Host, managed: Optional[Managed] = None) -> Layout:
+    """``managed``: the files cgman wrote per hierarchy and cgroup (the record);
+    those whose key left the configuration are put back to their defaults."""
     errors: List[ConfigError] = []
     placed: Dict[str, Dict[str, Node]] = {h.key: {} for h in host.hierarchies}
     for group in desired.groups.values():
@@ -103,7 +117,10 @@ def build(desired: DesiredState, host: Host) -> Layout:
     for hierarchy in sorted(host.hierarchies, key=lambda h: "cpuset" not in h.controllers):
         nodes = placed[hierarchy.key]
         if nodes:
-            targets.append(_complete(hierarchy, nodes, host))
+            target = _complete(hierarchy, nodes, host)
+            _add_resets(target.nodes, (managed or {}).get(hierarchy.key, {}), hierarchy.version,
+                        host.page_size)
+            targets.append(target)
     return Layout(host, targets)
 
 
@@ -157,6 +174,19 @@ def _place_group(group: GroupSpec, host: Host, placed: Dict[str, Dict[str, Node]
         own = v2_needs if key == "unified" else set()
         placed[key][path] = Node(path, GROUP, group.name, sorted(settings, key=lambda s: s.order),
                                  set(own), perm=group.perm)
+
+
+def _add_resets(nodes: Dict[str, Node], managed: Dict[str, FrozenSet[str]], version: int,
+                page_size: int) -> None:
+    for path, files in managed.items():
+        node = nodes.get(path)
+        if node is None or not node.owned:  # not wanted here any more: the cgroup goes, settings and all
+            continue
+        have = {s.file for s in node.settings}
+        resets = [knobs.reset_setting(f, version, page_size) for f in sorted(files - have)
+                  if knobs.SAME_VALUE.get(f) not in have]
+        if any(resets):
+            node.settings = sorted(node.settings + [r for r in resets if r is not None], key=lambda s: s.order)
 
 
 def _by_concept(group: GroupSpec) -> Dict[knobs.Concept, Dict[str, object]]:

@@ -1,9 +1,10 @@
-"""The record of cgroups cgman created, and the lock that serialises writers.
+"""The record of what cgman made, and the lock that serialises writers.
 
-cgman removes only cgroups it created. The record lives in
-<run_root>/cgman/created.json: /run has the lifetime of the cgroups themselves
-(both vanish at reboot), so the record can never outlive what it describes.
-Losing it is safe: cgman then keeps groups it would have removed.
+cgman removes only cgroups it created, and puts back to their defaults only
+files it set. The record lives in <run_root>/cgman/created.json: /run has
+the lifetime of the cgroups themselves (both vanish at reboot), so the record
+can never outlive what it describes. Losing it is safe: cgman then keeps
+groups it would have removed, and values whose keys left the configuration.
 """
 
 from __future__ import annotations
@@ -12,9 +13,10 @@ import contextlib
 import fcntl
 import json
 import os
+from collections import namedtuple
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # typing costs start-up time; annotations are strings anyway
-    from typing import Dict, Iterable, Iterator, Set, Tuple
+    from typing import Dict, FrozenSet, Iterable, Iterator, Set, Tuple
 
 from cgmand.errors import ExitCode, HostError
 from cgmand.kernel.runfiles import write_atomically
@@ -26,30 +28,47 @@ def _dir(run_root: str) -> str:
     return os.path.join(run_root, "cgman")
 
 
-def load(run_root: str) -> Dict[str, Set[str]]:
-    """hierarchy key -> created cgroup paths; empty if there is no record."""
+#   created: Dict[str, Set[str]] -- hierarchy key -> cgroup paths cgman created
+#   managed: Dict[str, Dict[str, FrozenSet[str]]] -- hierarchy key -> cgroup path -> files cgman set
+Record = namedtuple("Record", "created managed")
+
+
+def load(run_root: str) -> Record:
+    """What cgman created and set; empty if there is no record."""
     path = os.path.join(_dir(run_root), "created.json")
     try:
         with open(path, encoding="utf-8") as handle:
             data = json.load(handle)
     except FileNotFoundError:
-        return {}
+        return Record({}, {})
     except (OSError, ValueError) as err:
         raise _unreadable(path, str(err)) from err
     if not isinstance(data, dict):
         raise _unreadable(path, f"expected a JSON object, found {type(data).__name__}")
     if data.get("version") != VERSION:
-        return {}
+        return Record({}, {})
     created = data.get("created", {})
     if not isinstance(created, dict) or not all(
             isinstance(paths, list) and all(_is_cgroup_path(p) for p in paths) for paths in created.values()):
         raise _unreadable(path, '"created" must map hierarchies to lists of absolute cgroup paths')
-    return {key: set(paths) for key, paths in created.items()}
+    managed = data.get("managed", {})
+    if not isinstance(managed, dict) or not all(
+            isinstance(cgroups, dict) and all(
+                _is_cgroup_path(p) and isinstance(files, list) and all(_is_file_name(f) for f in files)
+                for p, files in cgroups.items())
+            for cgroups in managed.values()):
+        raise _unreadable(path, '"managed" must map hierarchies to cgroup paths to lists of file names')
+    return Record({key: set(paths) for key, paths in created.items()},
+                  {key: {p: frozenset(files) for p, files in cgroups.items()} for key, cgroups in managed.items()})
 
 
 def _is_cgroup_path(path: object) -> bool:
     # A path that climbs out of the hierarchy would make rmdir act outside it.
     return isinstance(path, str) and path.startswith("/") and ".." not in path.split("/")
+
+
+def _is_file_name(name: object) -> bool:
+    return isinstance(name, str) and bool(name) and "/" not in name and name not in (".", "..")
 
 
 def _unreadable(path: str, why: str) -> HostError:
@@ -72,9 +91,12 @@ def forget_vanished(created: Dict[str, Set[str]], gone: Iterable[Tuple[str, str]
     return changed
 
 
-def save(run_root: str, created: Dict[str, Set[str]]) -> None:
+def save(run_root: str, record: Record) -> None:
     """Replace the record atomically (write, fsync, rename)."""
-    body = {"version": VERSION, "created": {k: sorted(v) for k, v in sorted(created.items()) if v}}
+    body = {"version": VERSION,
+            "created": {k: sorted(v) for k, v in sorted(record.created.items()) if v},
+            "managed": {k: {p: sorted(files) for p, files in sorted(cgroups.items())}
+                        for k, cgroups in sorted(record.managed.items()) if cgroups}}
     write_atomically(os.path.join(_dir(run_root), "created.json"),
                      json.dumps(body, separators=(",", ":")).encode(), 0o644)
 

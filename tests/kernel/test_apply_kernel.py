@@ -233,6 +233,36 @@ def test_v1_memsw_and_limit_move_together_both_ways(kenv):
     assert kenv.read("memory", "m", "memory.memsw.limit_in_bytes") == str(16 << 20)
 
 
+@pytest.mark.skipif(V2_MEMORY or not mount_of("memory") or not os.path.exists(
+    f"{mount_of('memory')}/memory.memsw.limit_in_bytes"), reason="needs v1 memory with swap accounting")
+def test_v1_swap_removed_from_the_config_frees_the_limit_to_rise(kenv):
+    """swap.max leaves the config as memory.max rises past the old memory+swap limit: cgman puts
+    memsw back to unlimited first, or the kernel would refuse the new limit."""
+    kenv.config('[group."m"]\nmemory.max = "32M"\nmemory.swap.max = "0"\n')
+    assert kenv.cgman("apply")[0] == 0
+    kenv.config('[group."m"]\nmemory.max = "64M"\n')
+    code, report = kenv.cgman_json("apply")
+    assert code == 0, report
+    assert kenv.read("memory", "m", "memory.limit_in_bytes") == str(64 << 20)
+    assert kenv.read("memory", "m", "memory.memsw.limit_in_bytes") == "9223372036854771712"
+
+
+def test_keys_removed_from_the_config_go_back_to_the_kernel_defaults(kenv):
+    """cpu.weight and pids.max leave web's config while the group stays: the kernel's defaults return
+    (v1: web stays in the cpu hierarchy for web/frontend, and leaves the pids one, being empty)."""
+    kenv.config(WEB)
+    assert kenv.cgman("apply")[0] == 0
+    kenv.config(WEB.replace("cpu.weight = 200\n", "").replace("pids.max = 100\n", ""))
+    code, report = kenv.cgman_json("apply")
+    assert code == 0, report
+    assert kernel(kenv, "cpu", "web", "cpu.shares", "cpu.weight") == ("100" if home("cpu") == "unified" else "1024")
+    if home("pids") == "unified":
+        assert kenv.read("unified", "web", "pids.max") == "max"
+    else:
+        assert not kenv.path("pids", "web").exists()
+    assert kenv.cgman("plan", "--detailed-exitcode")[0] == 0
+
+
 def test_perm_sets_owner_and_modes_like_cgconfig(kenv):
     """perm.admin owns the directory and files; perm.task owns the files that take processes."""
     kenv.config('[group."p"]\npids.max = 10\n[group."p".perm]\n'

@@ -7,6 +7,7 @@ detection, exit statuses); cold creation is covered by tests/kernel.
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import stat
@@ -246,6 +247,8 @@ def test_recorded_cgroups_that_vanished_leave_the_record(hybrid, capsys, tmp_pat
     ('{"version": 1, "created": {"cpu": ["/cgman/../../etc"]}}', '"created" must map hierarchies'),
     ('{"version": 1, "created": {"cpu": "/cgman/x"}}', '"created" must map hierarchies'),
     ("{not json", "Expecting property name"),
+    ('{"version": 1, "managed": {"cpu": {"/cgman/x": ["../tasks"]}}}', '"managed" must map hierarchies'),
+    ('{"version": 1, "managed": {"cpu": ["/cgman/x"]}}', '"managed" must map hierarchies'),
 ])
 def test_a_malformed_record_is_refused_and_nothing_written(hybrid, capsys, tmp_path, body, found):
     """A record cgman cannot trust stops apply (exit 69) before any write, naming the file."""
@@ -256,3 +259,48 @@ def test_a_malformed_record_is_refused_and_nothing_written(hybrid, capsys, tmp_p
     assert f"cannot read cgman's record {tmp_path}/run/cgman/created.json" in err and found in err
     assert "remove the file" in err
     assert read_tree(tmp_path / "cgroup") == before
+
+
+def test_a_key_removed_from_the_config_goes_back_to_the_default(hybrid, capsys, tmp_path):
+    """cpu.weight leaves web's config (cpu.max stays): cpu.shares goes back to 1024, the record
+    stops answering for it once written, and the next plan is empty."""
+    assert run(hybrid, "apply") == 0
+    shares = tmp_path / "cgroup/cpu/cgman/web/cpu.shares"
+    assert shares.read_text() == "2048"
+    record = tmp_path / "run/cgman/created.json"
+    assert json.loads(record.read_text())["managed"]["cpu"] == {"/cgman/web": ["cpu.shares"]}
+    write_config(hybrid, "10-web.toml", '[group."web"]\ncpu.max = "50000 100000"\nmemory.max = "1G"\n')
+    capsys.readouterr()
+    assert run(hybrid, "plan") == 0
+    assert "cpu:/cgman/web/cpu.shares: 2048 -> 1024  (no longer configured: back to the default)" \
+        in capsys.readouterr().out
+    assert run(hybrid, "apply") == 0
+    assert shares.read_text() == "1024"
+    assert json.loads(record.read_text())["managed"]["cpu"] == {
+        "/cgman/web": ["cpu.cfs_period_us", "cpu.cfs_quota_us"]}
+    assert run(hybrid, "plan", "--detailed-exitcode") == 0
+
+
+def test_a_reset_that_fails_stays_in_the_record(hybrid, capsys, tmp_path, monkeypatch):
+    """If the default cannot be written, cgman keeps answering for the file and tries next time."""
+    from cgmand.kernel.cgroupfs import CgroupFS, fail
+
+    assert run(hybrid, "apply") == 0
+    write_config(hybrid, "10-web.toml", '[group."web"]\ncpu.max = "50000 100000"\nmemory.max = "1G"\n')
+    real = CgroupFS.write
+
+    def refuse_shares(self, cgroup, file, text):
+        if file == "cpu.shares":
+            raise fail("write", self.path(cgroup, file), OSError(errno.EINVAL, "Invalid argument"), text)
+        return real(self, cgroup, file, text)
+
+    monkeypatch.setattr(CgroupFS, "write", refuse_shares)
+    code, report = run_json(capsys, hybrid, "apply")
+    assert code == 1
+    assert [(o["file"], o["status"]) for o in report["outcomes"] if o["status"] != "ok"] == [("cpu.shares", "failed")]
+    record = json.loads((tmp_path / "run/cgman/created.json").read_text())
+    assert record["managed"]["cpu"] == {"/cgman/web": ["cpu.cfs_period_us", "cpu.cfs_quota_us", "cpu.shares"]}
+    monkeypatch.setattr(CgroupFS, "write", real)
+    code, report = run_json(capsys, hybrid, "apply")
+    assert code == 0 and [o["file"] for o in report["outcomes"]] == ["cpu.shares"]
+    assert (tmp_path / "cgroup/cpu/cgman/web/cpu.shares").read_text() == "1024"

@@ -916,3 +916,62 @@ def test_v1_cfs_pair_follows_the_ratio_not_the_quota():
                     ("p", "_quota", ("-1",)), ("p", "period", ("200000",)), ("p", "_quota", ("60000",))]
     grown = cfs_plan({"p": "90000 100000", "p/c": "60000 100000"}, {"p": (50000, 100000), "p/c": (40000, 100000)})
     assert grown == [("p", "_quota", ("90000",)), ("c", "_quota", ("60000",))]
+
+
+# --- keys that left the configuration -----------------------------------------------------
+
+
+def test_a_file_cgman_set_whose_key_left_the_config_is_put_back():
+    """The record says cgman set memory.max on web; the config no longer has it: back to max."""
+    layout = build_layout(DesiredState(groups={"web": group("web", {"cpu.weight": 200})}), unified(),
+                          {"unified": {"/cgman/web": frozenset({"memory.max", "cpu.weight"})}})
+    state = observed(exists("unified", "/", subtree={"cpu", "memory"}), exists("unified", "/cgman", subtree={"cpu"}),
+                     exists("unified", "/cgman/web", memory__max="1073741824\n", cpu__weight="200\n"))
+    plan = make(layout, state, {})
+    assert brief(plan) == [(WRITE, "/cgman/web", "memory.max", ("max",))]
+    assert plan.resets == {("unified", "/cgman/web", "memory.max")}
+    assert plan.actions[0].setting.reset and plan.actions[0].old == "1G"
+    assert layout.managed() == {"unified": {"/cgman/web": frozenset({"cpu.weight"})}}
+
+
+def test_nothing_to_put_back_when_already_default_or_gone():
+    """A reset file already at its default, or missing (its controller disabled), plans nothing."""
+    layout = build_layout(DesiredState(groups={"web": group("web", {"cpu.weight": 200})}), unified(),
+                          {"unified": {"/cgman/web": frozenset({"memory.max", "pids.max"})}})
+    state = observed(exists("unified", "/", subtree={"cpu"}), exists("unified", "/cgman", subtree={"cpu"}),
+                     exists("unified", "/cgman/web", memory__max="max\n", cpu__weight="200\n"))
+    plan = make(layout, state, {})
+    assert plan.actions == [] and plan.resets == set()
+
+
+def test_resets_skip_twins_groups_gone_and_files_without_a_default():
+    """cpu.weight.nice shares cpu.weight's value; a group that left the config goes whole; v1
+    swappiness follows the parent, so it has no default to go back to."""
+    layout = build_layout(DesiredState(groups={"web": group("web", {"cpu.weight": 200, "memory.max": "1G"})}),
+                          hybrid(), {"cpu,cpuacct": {"/cgman/web": frozenset({"cpu.shares"}),
+                                                     "/cgman/old": frozenset({"cpu.shares"})},
+                                     "memory": {"/cgman/web": frozenset({"memory.swappiness"})}})
+    files = {t.hierarchy.key: [s.file for s in t.nodes["/cgman/web"].settings] for t in layout.targets
+             if "/cgman/web" in t.nodes}
+    assert files["cpu,cpuacct"] == ["cpu.shares"]
+    assert files["memory"] == ["memory.limit_in_bytes"]
+    unified_layout = build_layout(DesiredState(groups={"w": group("w", {"cpu.weight.nice": 5})}), unified(),
+                                  {"unified": {"/cgman/w": frozenset({"cpu.weight"})}})
+    assert [s.file for s in unified_layout.target("unified").nodes["/cgman/w"].settings] == ["cpu.weight.nice"]
+
+
+def test_v1_orphaned_memsw_is_put_back_before_the_limit_rises():
+    """swap left the config and the limit rises past the old memsw: memsw -1 goes first (top-down,
+    knob order), or the kernel refuses the new limit (limit <= memsw)."""
+    layout = build_layout(DesiredState(groups={"m": group("m", {"memory.max": "64M"})}), hybrid(),
+                          {"memory": {"/cgman/m": frozenset({"memory.limit_in_bytes",
+                                                             "memory.memsw.limit_in_bytes"})}})
+    state = observed(exists("memory", "/"), exists("memory", "/cgman"),
+                     exists("memory", "/cgman/m", memory__limit_in_bytes=f"{32 * M}\n",
+                            memory__memsw__limit_in_bytes=f"{32 * M}\n"),
+                     exists("unified", "/", subtree=set()), exists("unified", "/cgman", subtree=set()),
+                     exists("unified", "/cgman/m", subtree=set()))
+    assert brief(make(layout, state, {}), "memory") == [
+        (WRITE, "/cgman/m", "memory.memsw.limit_in_bytes", ("-1",)),
+        (WRITE, "/cgman/m", "memory.limit_in_bytes", (str(64 * M),)),
+    ]
