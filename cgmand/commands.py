@@ -38,9 +38,11 @@ def _emit(args: Any, text: Any, data: Any) -> None:
         print(text() if callable(text) else text)
 
 
-def load(roots: Roots, managed: Optional[dict] = None) -> Tuple[DesiredState, Host, Layout]:
+def load(roots: Roots, managed: Optional[dict] = None,
+         journal: Optional[list] = None) -> Tuple[DesiredState, Host, Layout]:
     """Config, host model and layout (with resets of the ``managed`` files whose
-    keys left the config); raises ConfigErrors (78) or HostError (69)."""
+    keys left the config); raises ConfigErrors (78) or HostError (69).
+    ``journal`` gets the kernel files host detection read."""
     from cgmand import configcache
     from cgmand.hierarchy import layout
     from cgmand.kernel import hostinfo
@@ -48,7 +50,7 @@ def load(roots: Roots, managed: Optional[dict] = None) -> Tuple[DesiredState, Ho
     desired = configcache.load(roots.config_dir, os.path.join(roots.run_root, "cgman"))
     logger().info("config_loaded", source=roots.config_dir, groups=len(desired.groups),
                   files=len(desired.sources))
-    host = hostinfo.detect(desired.manager, roots)
+    host = hostinfo.detect(desired.manager, roots, journal)
     logger().info("host_detected", layout=host.layout, base=host.base)
     return desired, host, layout.build(desired, host, managed)
 
@@ -67,9 +69,9 @@ def make_plan(roots: Roots, force: bool) -> Planned:
 
     started = snapshot.key(roots)
     rec = record.load(roots.run_root)
-    desired, host, laid = load(roots, rec.managed)
-    fss = reconcile.filesystems(host)
     facts: list = []
+    desired, host, laid = load(roots, rec.managed, facts)
+    fss = reconcile.filesystems(host)
     observed = reconcile.observe(laid, rec.created, fss, facts)
     pruned = record.forget_vanished(rec.created, reconcile.vanished(rec.created, observed, fss))
     plan = reconcile.check(planner.make(laid, observed, rec.created, force=force), fss)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # typing costs start-up time; annotations are strings anyway
-    from typing import FrozenSet, Optional
+    from typing import FrozenSet, List, Optional
 
 from cgmand.errors import HostError, KernelError
 from cgmand.hierarchy import Host, Systemd, build, parse_mountinfo, rebase, to_hierarchy
@@ -42,14 +42,20 @@ def ask_systemd(unit: str) -> Systemd:
     return Systemd(unit, props.get("ControlGroup", ""), props.get("Delegate", "no") == "yes")
 
 
-def detect(manager: ManagerSpec, roots: Roots) -> Host:
-    """The host model for this system (or the fake tree the roots point at)."""
+def detect(manager: ManagerSpec, roots: Roots, journal: Optional[List[tuple]] = None) -> Host:
+    """The host model for this system (or the fake tree the roots point at).
+
+    ``journal`` gets the kernel files read, as reconcile.observe() facts, so a
+    snapshot also notices controllers that come or go."""
+    journal = journal if journal is not None else []
     mountinfo = _read_text(os.path.join(roots.proc_root, "self", "mountinfo"))
     hierarchies = []
     for mount in rebase(parse_mountinfo(mountinfo), roots.cgroup_root):
         controllers = ""
         if mount.fstype == "cgroup2":
-            controllers = _read_text(os.path.join(mount.mount_point, "cgroup.controllers"))
+            path = os.path.join(mount.mount_point, "cgroup.controllers")
+            controllers = _read_text(path)
+            journal.append(("f", path, controllers))
         hierarchy = to_hierarchy(mount, controllers)
         if hierarchy is not None:
             hierarchies.append(hierarchy)
@@ -57,8 +63,11 @@ def detect(manager: ManagerSpec, roots: Roots) -> Host:
     delegated: Optional[FrozenSet[str]] = None
     unified = next((h for h in hierarchies if h.version == 2), None)
     if systemd is not None and systemd.control_group and unified is not None:
+        fs = CgroupFS(unified)
         try:
-            delegated = frozenset(CgroupFS(unified).read(systemd.control_group, "cgroup.controllers").split())
+            text = fs.read(systemd.control_group, "cgroup.controllers")
+            journal.append(("f", fs.path(systemd.control_group, "cgroup.controllers"), text))
+            delegated = frozenset(text.split())
         except KernelError as err:
             raise HostError(f"{systemd.unit}'s cgroup {systemd.control_group} is not readable: "
                             f"{err.message}", reference="delegated-unit-missing") from err

@@ -1,9 +1,11 @@
 """The last verified in-sync state, so an unchanged system is confirmed cheaply.
 
 When a full plan finds nothing to do, every fact it read (each managed file's
-exact text, which cgroups exist and which recorded ones do not) is saved with
-a key: the cgroup lines of mountinfo, whether systemd is PID 1, the
-configuration's cache key, cgman's record, and cgman's own code. The next
+exact text, the cgroup.controllers files host detection read, which cgroups
+exist and which recorded ones do not) is saved with a key: the cgroup lines
+of mountinfo, whether systemd is PID 1, the configuration's cache key,
+cgman's record, and cgman's own code. (systemctl is not asked again: a
+change in the unit's delegation shows in its cgroup's files.) The next
 plan or apply first re-reads just those files: if the key and every text are
 unchanged, the kernel is still exactly as verified and nothing needs doing.
 Any difference at all, even one the full plan would call equal, means the

@@ -76,10 +76,12 @@ def test_a_removed_mirror_cgroup_is_seen(synced, tmp_path):
     assert snapshot.verify(synced) is None
 
 
-@pytest.mark.parametrize("change", ["config", "record", "mountinfo"])
+@pytest.mark.parametrize("change", ["config", "record", "mountinfo", "controllers"])
 def test_changed_inputs_invalidate(synced, tmp_path, change):
-    """A config edit, a new record or a remount each invalidate the snapshot."""
-    if change == "config":
+    """A config edit, a new record, a remount or a controller offered by cgroup2 each invalidate it."""
+    if change == "controllers":
+        (tmp_path / "cgroup/unified/cgroup.controllers").write_text("hugetlb pids\n")
+    elif change == "config":
         write_config(synced, "10-web.toml", WEB + "\n")
     elif change == "record":
         with open(os.path.join(synced.run_root, "cgman", "created.json"), "w") as handle:
