@@ -7,7 +7,10 @@ DesiredState as plain data (marshal: no code runs when it is read) in
 each config file's name, size, inode and modification times, the user and
 group databases (names are resolved to ids at load time), and cgman's own
 parsing code. Any difference, or any doubt about the file, means a full parse.
-Only valid configurations are cached.
+Only valid configurations are cached, and only once their files are a few
+seconds old. Names served by NSS sources other than /etc/passwd and
+/etc/group (LDAP, sssd) are resolved again only when a config file changes;
+`cgman check` always resolves them.
 """
 
 from __future__ import annotations
@@ -79,9 +82,22 @@ def load(directory: str, cache_dir: Optional[str]) -> DesiredState:
         except (TypeError, ValueError):
             pass  # a cache from another layout of the data: parse instead
     state = config.load(directory)
-    if wanted is not None and key(directory) == wanted:  # unchanged while we parsed
+    if wanted is not None and key(directory) == wanted and _settled(wanted):  # unchanged while we parsed
         _write(path, (wanted, _to_data(state)))
     return state
+
+
+# A file changed twice within one timestamp tick, keeping its size, would
+# look unchanged (filesystems stamp at jiffy or coarser granularity). Like
+# git's "racily clean" rule, a file changed in the last seconds is not cached.
+SETTLE_NS = 2_000_000_000
+
+
+def _settled(wanted: Tuple[Any, ...]) -> bool:
+    import time
+
+    recent = time.time_ns() - SETTLE_NS
+    return all(stamp_ is None or stamp_[3] < recent for _name, stamp_ in wanted[2])
 
 
 def _read(path: str) -> Optional[List[Any]]:

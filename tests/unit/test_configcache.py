@@ -14,7 +14,9 @@ WEB = '[manager]\nroot = "/x"\n[group."web"]\ncpu.weight = 200\ncpuset.cpus = "0
 
 
 @pytest.fixture(name="dirs")
-def _dirs(tmp_path):
+def _dirs(tmp_path, monkeypatch):
+    """A config directory and a cache directory; files count as settled at once."""
+    monkeypatch.setattr(configcache, "SETTLE_NS", 0)
     conf, cache = tmp_path / "conf", tmp_path / "run"
     conf.mkdir()
     (conf / "10-web.toml").write_text(WEB)
@@ -84,3 +86,11 @@ def test_a_corrupt_cache_is_ignored(dirs):
     with open(os.path.join(cache, "config.cache"), "wb") as handle:
         handle.write(b"\x00garbage")
     assert list(configcache.load(conf, cache).groups) == ["web"]
+
+
+def test_a_file_changed_seconds_ago_is_not_cached(dirs, monkeypatch):
+    """Within a timestamp tick two same-size edits look alike: a just-written file is parsed, not cached."""
+    conf, cache = dirs
+    monkeypatch.setattr(configcache, "SETTLE_NS", 60 * 10**9)
+    assert list(configcache.load(conf, cache).groups) == ["web"]
+    assert not os.path.exists(os.path.join(cache, "config.cache"))
