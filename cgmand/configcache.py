@@ -82,7 +82,7 @@ def load(directory: str, cache_dir: Optional[str]) -> DesiredState:
         except (TypeError, ValueError):
             pass  # a cache from another layout of the data: parse instead
     state = config.load(directory)
-    if wanted is not None and key(directory) == wanted and _settled(wanted):  # unchanged while we parsed
+    if wanted is not None and key(directory) == wanted and settled(wanted):  # unchanged while we parsed
         _write(path, (wanted, _to_data(state)))
     return state
 
@@ -93,7 +93,7 @@ def load(directory: str, cache_dir: Optional[str]) -> DesiredState:
 SETTLE_NS = 2_000_000_000
 
 
-def _settled(wanted: Tuple[Any, ...]) -> bool:
+def settled(wanted: Tuple[Any, ...]) -> bool:
     import time
 
     recent = time.time_ns() - SETTLE_NS

@@ -84,7 +84,7 @@ def save(roots: Roots, facts: List[tuple], outputs: Dict[str, Any], started: Opt
         return False
     if wrote_record:
         started = started[:_RECORD] + wanted[_RECORD:_RECORD + 1] + started[_RECORD + 1:]
-    if wanted != started:
+    if wanted != started or not configcache.settled(wanted[1]):  # a config file changed just now
         return False
     try:
         write_atomically(_path(roots), marshal.dumps((wanted, tuple(facts), outputs)))

@@ -8,7 +8,7 @@ import os
 
 import pytest
 
-from cgmand import cli
+from cgmand import cli, configcache
 from cgmand.kernel import snapshot
 from fakes import hybrid_host_with_web, write_config
 
@@ -18,6 +18,12 @@ WEB = '[group."web"]\ncpu.weight = 200\nmemory.max = "1G"\n'
 def run(roots, *args):
     return cli.main(["--config-dir", roots.config_dir, "--cgroup-root", roots.cgroup_root,
                      "--proc-root", roots.proc_root, "--run-root", roots.run_root, *args])
+
+
+@pytest.fixture(autouse=True)
+def _settled_at_once(monkeypatch):
+    """Config files just written count as settled (the 2 s rule has its own test)."""
+    monkeypatch.setattr(configcache, "SETTLE_NS", 0)
 
 
 @pytest.fixture(name="synced")
@@ -135,3 +141,10 @@ def test_only_a_record_written_by_the_caller_may_differ(synced):
     assert snapshot.save(synced, list(facts), {}, started, wrote_record=True) is True
     write_config(synced, "10-web.toml", WEB + "\n")
     assert snapshot.save(synced, list(facts), {}, started, wrote_record=True) is False
+
+
+def test_a_config_written_just_now_is_not_snapshotted(synced, monkeypatch):
+    """Two same-size edits in one timestamp tick look alike: a just-edited config is never trusted."""
+    facts = snapshot._load(snapshot._path(synced))[1]
+    monkeypatch.setattr(configcache, "SETTLE_NS", 60 * 10**9)
+    assert snapshot.save(synced, list(facts), {}, snapshot.key(synced)) is False
