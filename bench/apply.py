@@ -61,6 +61,7 @@ V1_CONTROLLERS = ("cpu", "memory", "cpuset")
 # The files whose values the verification compares, per v1 controller.
 VERIFY_FILES = {"cpu": ("cpu.shares",), "memory": ("memory.limit_in_bytes",),
                 "cpuset": ("cpuset.cpus", "cpuset.mems")}
+SETTLE_S = 2.1  # untimed wait between writing the config and the cold apply
 TARGETS = {"cold": 0.5, "reapply": 0.1}  # cgman / cgconfigparser at the largest N (1000)
 
 
@@ -425,6 +426,10 @@ def cycle_cgman(cgman: str, spec: Spec, top: str, work: Path, mounts: List[Mount
     argv = [cgman, "--config-dir", str(conf), "--run-root", str(run), "apply"]
     res, problems, snap = {}, [], None
     toml.write_text(spec.toml(top))
+    # As when an admin edits, then applies: cgman trusts its snapshot only for
+    # config files at least 2 s old (configcache.SETTLE_NS, the racy-timestamp
+    # rule), so a cold apply right after the write would leave none behind.
+    time.sleep(SETTLE_S)
     res["cold"] = timed(argv, log)
     check_rc(res["cold"], "cgman cold apply", log)
     if verify:
