@@ -89,7 +89,7 @@ def parse(data: "bytes | str", source: str) -> Fragment:
                                            source=source, reference="toml-invalid"))
         return fragment
     except tomllib.TOMLDecodeError as err:
-        fragment.errors.append(ConfigError(f"invalid TOML: {err}", source=source, reference="toml-invalid"))
+        fragment.errors.append(_toml_error(str(err), text, source))
         return fragment
     for key, value in document.items():
         if key == "group":
@@ -156,6 +156,20 @@ def _parse_manager(table: Any, fragment: Fragment) -> None:
         except ValueError as err:
             fragment.errors.append(ConfigError(f"{err}; found {show(value)}", source=fragment.source,
                                                key=path, reference="value-invalid"))
+
+
+def _toml_error(message: str, text: str, source: str) -> ConfigError:
+    """tomllib's message, plus the line it points at and a hint for the usual knob-name clash."""
+    at = re.search(r"at line (\d+)", message)
+    lines = text.splitlines()
+    found = ""
+    if at and 0 < int(at.group(1)) <= len(lines):
+        found = f"; the line reads: {lines[int(at.group(1)) - 1].strip()}"
+    hint = None
+    if message.startswith("Cannot overwrite a value"):
+        hint = ('a dotted key cannot extend a key that already holds a value (cpu.weight = 100 and '
+                'cpu.weight.nice = 5): quote the knob name, as in "cpu.weight.nice" = 5')
+    return ConfigError(f"invalid TOML: {message}{found}", source=source, reference="toml-invalid", hint=hint)
 
 
 def _parse_groups(table: Any, fragment: Fragment) -> None:
@@ -258,6 +272,12 @@ def _check_spellings(settings: Dict[str, Any], path: str, fragment: Fragment) ->
             fragment.errors.append(ConfigError(
                 f"{keys} set the same thing ({name}); keep one spelling", source=fragment.source,
                 key=path, reference="knob-conflict"))
+    for one, other in knobs.OVERLAPPING:
+        if one in by_concept and other in by_concept:
+            keys = " and ".join(key for key, _ in by_concept[one] + by_concept[other])
+            fragment.errors.append(ConfigError(
+                f"{keys} set the same kernel value (the last write would win); keep one",
+                source=fragment.source, key=path, reference="knob-conflict"))
 
 
 def _parse_perm(raw: Any, path: str, fragment: Fragment) -> Optional[Perm]:

@@ -455,8 +455,10 @@ _DEFAULTS: Dict[str, Any] = {
 }
 _V2_DEFAULTS = {"cpuset.cpus": frozenset(), "cpuset.mems": frozenset()}  # empty: use the parent's
 _FILE_DEFAULTS = {"memory.soft_limit_in_bytes": MAX}  # memory.low's v1 file starts unlimited, not 0
-# Two files over one kernel value: resetting one would undo the other.
-SAME_VALUE = {"cpu.weight": "cpu.weight.nice", "cpu.weight.nice": "cpu.weight"}
+# Concepts (and, being v2-only, files) over one kernel value: set together they
+# fight (the later write wins), and resetting one would undo the other.
+OVERLAPPING = (("cpu.weight", "cpu.weight.nice"),)
+SAME_VALUE = dict(OVERLAPPING + tuple((b, a) for a, b in OVERLAPPING))
 RESET_SOURCE = "(no longer configured)"
 _resets: Dict[Tuple[int, int], Dict[str, FileSetting]] = {}
 
@@ -484,6 +486,24 @@ def reset_setting(file: str, version: int, page_size: int) -> Optional[FileSetti
 
 def _as_reset(made: FileSetting) -> FileSetting:
     return made._replace(value=_FILE_DEFAULTS.get(made.file, made.value), source=RESET_SOURCE, reset=True)
+
+
+# Why a v1 interface file may be missing from a running kernel: (reason, hint).
+_MISSING = {
+    "blkio.weight": ("it belonged to the CFQ I/O scheduler, removed in Linux 5.0",
+                     "with the BFQ scheduler, set io.bfq.weight instead"),
+    "blkio.bfq.weight": ("the BFQ I/O scheduler is not loaded",
+                         "modprobe bfq, and select it in /sys/block/<dev>/queue/scheduler"),
+    "memory.memsw.limit_in_bytes": ("swap accounting is off", "boot with swapaccount=1"),
+    "cpu.rt_runtime_us": ("the kernel was built without CONFIG_RT_GROUP_SCHED", None),
+    "cpu.rt_period_us": ("the kernel was built without CONFIG_RT_GROUP_SCHED", None),
+    "cpu.cfs_burst_us": ("it needs Linux 5.14 or later", None),
+    "cpu.idle": ("it needs Linux 5.15 or later", None),
+}
+
+
+def why_missing(file: str) -> Tuple[str, Optional[str]]:
+    return _MISSING.get(file, ("this kernel does not offer it", None))
 
 
 def lookup(key: str) -> Optional[Tuple[Concept, int, v.ValueType]]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 from collections import namedtuple
+from types import MappingProxyType
 from functools import cached_property
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # typing costs start-up time; annotations are strings anyway
@@ -80,8 +81,10 @@ Systemd = namedtuple("Systemd", "unit control_group delegate")
 #   systemd: Optional[Systemd] = None
 #   delegated_controllers: Optional[FrozenSet[str]] = None -- v2 under systemd: base's cgroup.controllers
 #   warnings: Tuple[str, ...] = ()
-_HostFields = namedtuple("Host", "hierarchies base page_size systemd delegated_controllers warnings",
-                         defaults=(4096, None, None, ()))
+#   offered: Mapping[str, FrozenSet[str]] = {} -- v1 hierarchy key -> the interface files a child
+#     cgroup has there (absent: unknown); knobs the running kernel lacks are refused at check time
+_HostFields = namedtuple("Host", "hierarchies base page_size systemd delegated_controllers warnings offered",
+                         defaults=(4096, None, None, (), MappingProxyType({})))
 
 
 class Host(_HostFields):
@@ -198,7 +201,7 @@ def rebase(mounts: List[Mount], cgroup_root: Optional[str]) -> List[Mount]:
 
 def build(hierarchies: List[Hierarchy], base: str, *, page_size: int = 4096,
           systemd: Optional[Systemd] = None, delegated: Optional[FrozenSet[str]] = None,
-          root_set: bool = False) -> Host:
+          root_set: bool = False, offered: Optional[Dict[str, FrozenSet[str]]] = None) -> Host:
     """Assemble the host model; refuse hosts cgman cannot manage."""
     if not hierarchies:
         raise HostError("no cgroup hierarchy is mounted (no cgroup or cgroup2 line in mountinfo)",
@@ -218,7 +221,8 @@ def build(hierarchies: List[Hierarchy], base: str, *, page_size: int = 4096,
         if root_set:
             warnings.append(f"manager.root is ignored under systemd: groups live below {systemd.control_group}")
         base = _visible(systemd.control_group, hierarchies)
-    return Host(tuple(hierarchies), base, page_size, systemd, delegated, tuple(warnings))
+    return Host(tuple(hierarchies), base, page_size, systemd, delegated, tuple(warnings),
+                MappingProxyType(dict(offered or {})))
 
 
 def _visible(cgroup: str, hierarchies: List[Hierarchy]) -> str:

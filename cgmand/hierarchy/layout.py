@@ -159,9 +159,18 @@ def _place_group(group: GroupSpec, host: Host, placed: Dict[str, Dict[str, Node]
         if home is None:
             continue
         try:
-            files[home.key].extend(concept.translate(keys, home.version, ctx))
+            made = concept.translate(keys, home.version, ctx)
         except knobs.Untranslatable as refusal:
             fail(refusal.key, f"cannot be honoured on this host: {refusal.reason}", refusal.hint)
+            continue
+        offered = host.offered.get(home.key)
+        lacking = [s.file for s in made if offered is not None and s.file not in offered]
+        if lacking:
+            reason, hint = knobs.why_missing(lacking[0])
+            fail(next(iter(keys)), f"cannot be honoured on this host: this kernel has no {lacking[0]} in "
+                 f"the {home.key} hierarchy ({reason})", hint)
+            continue
+        files[home.key].extend(made)
     for controller in sorted(group.controllers):
         home_of(controller, controller)
     for mirror in host.mirrors():

@@ -72,4 +72,27 @@ def detect(manager: ManagerSpec, roots: Roots, journal: Optional[List[tuple]] = 
             raise HostError(f"{systemd.unit}'s cgroup {systemd.control_group} is not readable: "
                             f"{err.message}", reference="delegated-unit-missing") from err
     return build(hierarchies, manager.root, page_size=os.sysconf("SC_PAGE_SIZE"), systemd=systemd,
-                 delegated=delegated, root_set=manager.root_set)
+                 delegated=delegated, root_set=manager.root_set,
+                 offered={h.key: files for h in hierarchies if h.version == 1
+                          for files in [_child_files(h.mount_point)] if files is not None})
+
+
+def _child_files(mount_point: str) -> Optional[FrozenSet[str]]:
+    """The interface files of a v1 hierarchy's cgroups, from its first child cgroup.
+
+    Not from the root: it lacks the files marked CFTYPE_NOT_ON_ROOT
+    (pids.max, blkio.bfq.weight). Every child of a v1 hierarchy has the same
+    files, so any one answers which knobs this kernel offers (blkio.weight went
+    with CFQ in Linux 5.0; memsw needs swap accounting). None when the
+    hierarchy has no child cgroup yet: unknown, and a missing file is then
+    reported when apply writes it.
+    """
+    try:
+        with os.scandir(mount_point) as entries:
+            child = next((e.path for e in entries if e.is_dir(follow_symlinks=False)), None)
+        if child is None:
+            return None
+        with os.scandir(child) as entries:
+            return frozenset(e.name for e in entries if not e.is_dir(follow_symlinks=False))
+    except OSError:
+        return None

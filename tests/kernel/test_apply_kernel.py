@@ -341,3 +341,17 @@ def test_a_cpuset_can_be_emptied_through_cgroupfs(kenv):
     fs = CgroupFS(Hierarchy(2 if where == "unified" else 1, mount, "/", frozenset({"cpuset"})))
     fs.write(f"{kenv.prefix}/e", "cpuset.cpus", "")
     assert kenv.read(where, "e", "cpuset.cpus") == ""
+
+
+@pytest.mark.skipif(mount_of("blkio") is None, reason="v1 blkio only: v2 io.weight does not depend on CFQ")
+def test_a_weight_file_this_kernel_lacks_is_refused_at_check(kenv):
+    """blkio.weight went with CFQ (Linux 5.0): once a child cgroup shows the blkio files, check
+    refuses io.weight with the reason instead of apply failing on the write."""
+    kenv.config('[group."b"]\nio = {}\n')
+    assert kenv.cgman("apply")[0] == 0
+    if (kenv.path("blkio", "b") / "blkio.weight").exists():
+        pytest.skip("this kernel still has CFQ's blkio.weight")
+    kenv.config('[group."b"]\nio.weight = 100\n')
+    code, out, err = kenv.cgman("check")
+    assert code == 78
+    assert "this kernel has no blkio.weight in the blkio hierarchy (it belonged to the CFQ" in err

@@ -304,3 +304,23 @@ def test_a_reset_that_fails_stays_in_the_record(hybrid, capsys, tmp_path, monkey
     code, report = run_json(capsys, hybrid, "apply")
     assert code == 0 and [o["file"] for o in report["outcomes"]] == ["cpu.shares"]
     assert (tmp_path / "cgroup/cpu/cgman/web/cpu.shares").read_text() == "1024"
+
+
+def test_a_knob_this_kernel_lacks_is_refused_at_check(hybrid, capsys, tmp_path):
+    """Without swap accounting v1 has no memsw file (a child cgroup shows what the kernel offers):
+    check exits 78 naming the key, the missing file and the boot option."""
+    for memsw in (tmp_path / "cgroup/memory/cgman").rglob("memory.memsw.limit_in_bytes"):
+        memsw.unlink()
+    write_config(hybrid, "20-swap.toml", '[group."s"]\nmemory.max = "1G"\nmemory.swap.max = "0"\n')
+    assert run(hybrid, "check") == 78
+    err = capsys.readouterr().err
+    assert ('group."s".memory.swap.max: cannot be honoured on this host: this kernel has no '
+            'memory.memsw.limit_in_bytes in the memory hierarchy (swap accounting is off)') in err
+    assert "hint: boot with swapaccount=1" in err
+
+
+def test_a_hierarchy_without_child_cgroups_cannot_tell_and_accepts(hybrid, capsys, tmp_path):
+    """No child cgroup to look at (pids here has none): unknown, so the key is accepted."""
+    assert not [p for p in (tmp_path / "cgroup/pids").iterdir() if p.is_dir()]
+    write_config(hybrid, "20-pids.toml", '[group."p"]\npids.max = 10\n')
+    assert run(hybrid, "check") == 0

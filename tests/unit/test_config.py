@@ -510,6 +510,17 @@ def test_two_spellings_of_one_concept_are_refused(body, keys, concept):
     assert err.reference == "knob-conflict"
 
 
+@pytest.mark.parametrize("body, keys", [
+    ('cpu.weight = 100\n"cpu.weight.nice" = 5', "cpu.weight and cpu.weight.nice"),
+    ("cpu.shares = 1024\ncpu.weight.nice = 5", "cpu.shares and cpu.weight.nice"),
+])
+def test_two_knobs_over_one_kernel_value_are_refused(body, keys):
+    """cpu.weight.nice writes the same weight as cpu.weight: both in one group would fight."""
+    err = one_error(group_text(body))
+    assert err.render() == f'f.toml: group."web": {keys} set the same kernel value (the last write would win); keep one'
+    assert err.reference == "knob-conflict"
+
+
 @pytest.mark.parametrize("body", [
     "cpu.cfs_quota_us = 50000\ncpu.cfs_period_us = 100000",
     '"blkio.throttle.read_bps_device" = "8:0 1"\n"blkio.throttle.write_iops_device" = "8:0 5"',
@@ -791,3 +802,14 @@ def test_a_broken_symlink_in_the_config_dir_is_reported(tmp_path):
         config.load(str(tmp_path))
     assert [e.render() for e in caught.value.errors] == [
         f"{tmp_path}/10-x.toml: cannot read the file: No such file or directory"]
+
+
+def test_a_dotted_key_extending_a_value_names_the_line_and_how_to_quote():
+    """cpu.weight = 100 then cpu.weight.nice = 5 is a TOML error: show the line and the fix."""
+    err = one_error(group_text("cpu.weight = 100\ncpu.weight.nice = 5"))
+    assert err.reference == "toml-invalid"
+    assert err.render() == (
+        "f.toml: invalid TOML: Cannot overwrite a value (at line 3, column 20); the line reads: "
+        "cpu.weight.nice = 5\n"
+        '  hint: a dotted key cannot extend a key that already holds a value (cpu.weight = 100 and '
+        'cpu.weight.nice = 5): quote the knob name, as in "cpu.weight.nice" = 5')
