@@ -31,7 +31,7 @@ if TYPE_CHECKING:  # typing costs start-up time; annotations are strings anyway
     Record = Mapping[str, Set[str]]  # hierarchy key -> cgroup paths cgman created
 
 from cgmand.hierarchy.layout import ADD, EXACT, Layout, Node, Target
-from cgmand.knobs import FileSetting
+from cgmand.knobs import FileSetting, lookup
 from cgmand.model import join, parent_of
 from cgmand.values import LOWER, MAX, NEITHER, NEUTRAL, CpuMax, ValueProblem, direction_between, order
 
@@ -205,7 +205,8 @@ class _Builder:
             made.reads = tuple(s.file for s in node.settings if s.file not in written)
             if self.target.reads_subtree(node):
                 made.reads += ("cgroup.subtree_control",)
-        if node.perm is not None and (not state.exists or _perm_drift(node, state, self.flavour.task_files)):
+        if node.perm is not None and (not state.exists or _perm_drift(node, state, self.flavour.task_files,
+                                                                    self.state("/").entries or {})):
             self.add(self.pass_a, CHOWN, node, after=deps, node=node, new="perm")
         self.plan_subtree(node, state, deps)
 
@@ -359,32 +360,46 @@ def _show(vtype, text: Optional[str], exists: bool) -> str:
     return vtype.render(value) if value is not None else repr(text.strip())
 
 
-def _perm_drift(node: Node, state: NodeState, task_files: Tuple[str, ...]) -> bool:
-    return bool(perm_changes(node, state.entries or {}, task_files))
+def _perm_drift(node: Node, state: NodeState, task_files: Tuple[str, ...], base: Mapping) -> bool:
+    return bool(perm_changes(node, state.entries or {}, task_files, base))
 
 
-def perm_changes(node: Node, entries: Mapping[str, Tuple[int, int, int]],
-                 task_files: Tuple[str, ...]) -> List[Tuple[str, int, int, int]]:
+def perm_changes(node: Node, entries: Mapping[str, Tuple[int, int, int]], task_files: Tuple[str, ...],
+                 base: Optional[Mapping[str, Tuple[int, int, int]]] = None) -> List[Tuple[str, int, int, int]]:
     """(name, uid, gid, mode) for each entry whose owner or mode differs (unset fields keep theirs).
 
     cgconfig semantics (research/libcgroup.md §1.3): admin owns the directory
     and its files, task owns the files that take processes; fperm is masked by
     the file's owner bits copied to group and other, so a read-only file stays
-    read-only.
+    read-only. The owner bits are the kernel's: those of the same file in the
+    hierarchy's root (``base``), which cgman never changes; for a knob the root
+    lacks (v2 keeps controller files off it), rw- as the kernel makes them;
+    otherwise (and for the directory) the entry's own. (Its own alone would let an fperm that removed
+    the owner's write bit keep it removed for good.)
     """
     perm = node.perm
+    base = base or {}
     out = []
     for name, (uid, gid, mode) in sorted(entries.items()):
         who = perm.task if name in task_files and _set(perm.task) else perm.admin
         want_mode = mode
         wanted = perm.admin.dperm if name == "." else who.fperm
         if wanted is not None:
-            owner = (mode >> 6) & 0o7
+            owner = _kernel_owner_bits(name, mode, base)
             want_mode = _merge_mode(mode, wanted, 0o7000 | owner << 6 | owner << 3 | owner)
         want = (who.uid if who.uid is not None else uid, who.gid if who.gid is not None else gid, want_mode)
         if want != (uid, gid, mode):
             out.append((name, want[0], want[1], want[2]))
     return out
+
+
+def _kernel_owner_bits(name: str, mode: int, base: Mapping[str, Tuple[int, int, int]]) -> int:
+    if name != ".":  # the root directory's mode is the mount's, not mkdir's
+        if name in base:
+            return (base[name][2] >> 6) & 0o7
+        if lookup(name) is not None:  # a knob (v2 keeps them off the root): the kernel makes it rw-
+            return 0o6
+    return (mode >> 6) & 0o7
 
 
 def _set(ownership) -> bool:

@@ -60,6 +60,7 @@ def vanished(record: Dict[str, Set[str]], observed: Dict[Tuple[str, str], NodeSt
 def _observe_target(target: Target, fs: CgroupFS, observed: Dict, journal: List[tuple]) -> None:
     key = target.hierarchy.key
     missing: Set[str] = set()
+    perms = any(node.perm is not None for node in target.nodes.values())
     for path, node in target.nodes.items():
         if path != "/" and parent_of(path) in missing:
             missing.add(path)
@@ -79,7 +80,7 @@ def _observe_target(target: Target, fs: CgroupFS, observed: Dict, journal: List[
                     raise CgroupGone("stat", path, 2, "missing")
                 journal.append(("d", fs.path(path)))
             entries = None
-            if node.perm is not None:
+            if node.perm is not None or (perms and path == "/"):  # the root's: the kernel's own modes
                 entries = fs.entries(path)
                 journal.append(("x",))  # ownership is not kept in snapshots
         except CgroupGone:  # apply's facts will say what it becomes
@@ -281,7 +282,12 @@ def _execute(action: Action, fs: CgroupFS, record: Dict[str, Set[str]], facts: L
             return f"processes {left} stayed in {action.path}; controllers cannot be enabled there"
     elif action.verb == CHOWN:
         facts.append(("x",))  # ownership is not kept in snapshots
-        flavour = fs.hierarchy.flavour
-        for name, uid, gid, mode in perm_changes(action.node, fs.entries(action.path), flavour.task_files):
+        task_files = fs.hierarchy.flavour.task_files
+        base = fs.entries("/")
+        for name, uid, gid, mode in perm_changes(action.node, fs.entries(action.path), task_files, base):
             fs.set_owner(action.path, name, uid, gid, mode)
+        left = perm_changes(action.node, fs.entries(action.path), task_files, base)
+        if left:
+            name, uid, gid, mode = left[0]
+            return f"{name} does not read back as {uid}:{gid} {mode:04o} after chown/chmod"
     return None

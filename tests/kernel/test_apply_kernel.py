@@ -280,6 +280,20 @@ def test_perm_sets_owner_and_modes_like_cgconfig(kenv):
     assert kenv.cgman("plan", "--detailed-exitcode")[0] == 0
 
 
+def test_perm_mode_lowered_then_raised_again(kenv):
+    """fperm 0444 takes the write bit; 0664 gives it back (the kernel's own bits bound the mask)."""
+    knob = "cpu.weight" if home("cpu") == "unified" else "cpu.shares"
+    body = '[group."q"]\ncpu.weight = 150\n[group."q".perm]\nadmin = {{ fperm = "{}" }}\n'
+    kenv.config(body.format("0444"))
+    assert kenv.cgman("apply")[0] == 0
+    assert kenv.path(home("cpu"), "q", knob).stat().st_mode & 0o777 == 0o444
+    kenv.config(body.format("0664"))
+    code, report = kenv.cgman_json("apply")
+    assert code == 0, report
+    assert kenv.path(home("cpu"), "q", knob).stat().st_mode & 0o777 == 0o664
+    assert kenv.cgman("plan", "--detailed-exitcode")[0] == 0
+
+
 def test_status_reports_settings_and_processes(kenv):
     """status --json lists each group, whether it is in sync, and its process count."""
     kenv.config(WEB)

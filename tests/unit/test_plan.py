@@ -830,6 +830,21 @@ def test_fperm_is_masked_by_the_owner_bits_like_cgconfig():
     ]
 
 
+def test_fperm_masks_with_the_kernels_owner_bits_so_a_lowered_mode_can_rise_again():
+    """After fperm 0444 took the owner's write bit, 0664 restores it: the mask comes from the
+    same file in the root (the kernel's 0644), not from the lowered file; the directory and files
+    the root lacks use their own bits."""
+    perm = Perm(admin=Ownership(fperm=0o664, dperm=0o775))
+    entries = {".": (0, 0, 0o755), "cpu.shares": (0, 0, 0o444), "cpu.stat": (0, 0, 0o444),
+               "pids.max": (0, 0, 0o444), "pids.current": (0, 0, 0o444)}
+    base = {".": (0, 0, 0o555), "cpu.shares": (0, 0, 0o644), "cpu.stat": (0, 0, 0o444)}
+    assert perm_changes(perm_node(perm), entries, ("tasks",), base) == [
+        (".", 0, 0, 0o775),
+        ("cpu.shares", 0, 0, 0o664),
+        ("pids.max", 0, 0, 0o664),  # not on the root, but a knob: the kernel's rw-
+    ]
+
+
 def test_fperm_can_also_remove_bits():
     """fperm 0600 takes group/other access away from a 0664 file."""
     perm = Perm(admin=Ownership(fperm=0o600))

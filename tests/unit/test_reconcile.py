@@ -122,3 +122,23 @@ def test_a_guard_that_cannot_be_checked_refuses(tmp_path):
     assert notice.message.startswith("cannot check: read ")
     assert "memory.current: no such file" in notice.message
     assert (tmp_path / "unified/web/memory.max").read_text() == "max\n"
+
+
+def test_chown_is_read_back(tmp_path, monkeypatch):
+    """A chown/chmod the filesystem did not keep fails the action, naming the entry."""
+    from cgmand.hierarchy.layout import GROUP, Node
+    from cgmand.model import Ownership, Perm
+    from cgmand.plan import CHOWN
+
+    fs = v2_fs(tmp_path, {"cgroup.procs": "", "web": {"cgroup.procs": "", "cpu.weight": "100\n"}})
+    (tmp_path / "unified/web/cpu.weight").chmod(0o644)
+    node = Node("/web", GROUP, "web", perm=Perm(admin=Ownership(fperm=0o664)))
+    action = Action(0, CHOWN, "unified", "/web", node=node, new="perm")
+    monkeypatch.setattr(CgroupFS, "set_owner", lambda *args: None)
+    report = apply(Plan([action]), {"unified": fs}, {})
+    assert [(o.status, o.message) for o in report.outcomes] == [
+        (FAILED, "cgroup.procs does not read back as 0:0 0664 after chown/chmod")]
+    monkeypatch.undo()
+    report = apply(Plan([action]), {"unified": fs}, {})
+    assert [o.status for o in report.outcomes] == [OK]
+    assert (tmp_path / "unified/web/cpu.weight").stat().st_mode & 0o777 == 0o664
