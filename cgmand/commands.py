@@ -133,27 +133,39 @@ def check(args: Any, roots: Roots) -> int:
 
 
 def plan(args: Any, roots: Roots) -> int:
-    return _show_plan(args, roots, {})
+    return _show_plan(args, roots, dry_run=False)
 
 
-def _show_plan(args: Any, roots: Roots, extra: dict) -> int:
-    """plan, and apply --dry-run (whose JSON adds "dry_run": true)."""
+def _show_plan(args: Any, roots: Roots, dry_run: bool) -> int:
+    """plan, and apply --dry-run: the plan's JSON with "dry_run": true and apply's
+    counts (created, written, ... as if every action succeeded), so a script
+    reads the same keys from apply --json with or without --dry-run."""
     known = _verified(roots)
     if known is not None:
+        extra = {"dry_run": True, "counts": known["apply_json"]["counts"]} if dry_run else {}
         _emit(args, known["plan_text"], dict(known["plan_json"], **extra))
         return ExitCode.OK
     from cgmand import render
 
     planned = make_plan(roots, args.force)
     made, host = planned.plan, planned.host
-    _emit(args, lambda: render.plan_text(made, host, len(planned.desired.groups)),
-          lambda: dict(render.plan_json(made, host), **extra))
+
+    def data() -> dict:
+        out = render.plan_json(made, host)
+        if dry_run:
+            from cgmand import reconcile
+
+            preview = reconcile.Report([reconcile.Outcome(a, reconcile.OK) for a in made.actions], made.notices)
+            out.update(dry_run=True, counts=preview.counts())
+        return out
+
+    _emit(args, lambda: render.plan_text(made, host, len(planned.desired.groups)), data)
     return ExitCode.DRIFT if getattr(args, "detailed_exitcode", False) and made.drift else ExitCode.OK
 
 
 def apply(args: Any, roots: Roots) -> int:
     if args.dry_run:
-        _show_plan(args, roots, {"dry_run": True})
+        _show_plan(args, roots, dry_run=True)
         return ExitCode.OK
     from cgmand.kernel import record
 

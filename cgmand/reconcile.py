@@ -127,8 +127,9 @@ class Report:
         return bool(counts["failed"] or counts["refused"])
 
 
-def guard_problem(action: Action, fs: CgroupFS, removing: Set[str]) -> Optional[str]:
-    """Why a guarded action must not run now; None if it may."""
+def guard_problem(action: Action, fs: CgroupFS, removing: Set[Tuple[str, str]]) -> Optional[str]:
+    """Why a guarded action must not run now; None if it may. ``removing``: the
+    (hierarchy, cgroup) pairs the plan removes, which children may be."""
     guard = action.guard
     if guard is None:
         return None
@@ -145,7 +146,8 @@ def guard_problem(action: Action, fs: CgroupFS, removing: Set[str]) -> Optional[
                         f"{Size().render(usage)}; lowering it would make the kernel reclaim and "
                         "OOM-kill (use --force to allow it)")
         elif guard.kind in (REMOVABLE, CHILDREN_KNOWN):
-            return _children_problem(action, fs, guard.children | removing)
+            going = {path for key, path in removing if key == action.hierarchy}
+            return _children_problem(action, fs, guard.children | going)
     except CgroupGone:
         return None  # gone already: nothing to protect
     except (KernelError, ValueProblem) as err:
@@ -166,7 +168,7 @@ def _children_problem(action: Action, fs: CgroupFS, allowed: Set[str]) -> Option
 
 def check(plan: Plan, fss: Dict[str, CgroupFS]) -> Plan:
     """Turn guarded actions whose guard fails into notices (and their dependents)."""
-    removing = {a.path for a in plan.actions if a.verb == RMDIR}
+    removing = {(a.hierarchy, a.path) for a in plan.actions if a.verb == RMDIR}
     dropped: Set[int] = set()
     for action in [a for a in plan.actions if a.guard is not None]:
         if action.id in dropped:
@@ -188,7 +190,7 @@ def apply(plan: Plan, fss: Dict[str, CgroupFS], record: Dict[str, Set[str]],
     facts = facts if facts is not None else []
     report = Report(notices=list(plan.notices))
     done: Set[int] = set()
-    removing = {a.path for a in plan.actions if a.verb == RMDIR}
+    removing = {(a.hierarchy, a.path) for a in plan.actions if a.verb == RMDIR}
     for action in plan.actions:
         fs = fss[action.hierarchy]
         if action.after and not done.issuperset(action.after):

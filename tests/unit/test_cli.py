@@ -324,3 +324,25 @@ def test_a_hierarchy_without_child_cgroups_cannot_tell_and_accepts(hybrid, capsy
     assert not [p for p in (tmp_path / "cgroup/pids").iterdir() if p.is_dir()]
     write_config(hybrid, "20-pids.toml", '[group."p"]\npids.max = 10\n')
     assert run(hybrid, "check") == 0
+
+
+def test_apply_dry_run_json_counts_like_apply(hybrid, capsys, tmp_path, monkeypatch):
+    """apply --dry-run --json has apply's count names (created, written, ...) and writes nothing;
+    from the snapshot too, once in sync."""
+    from cgmand import configcache
+    from cgmand.kernel import snapshot
+
+    monkeypatch.setattr(configcache, "SETTLE_NS", 0)
+    before = read_tree(tmp_path / "cgroup")
+    code, preview = run_json(capsys, hybrid, "apply", "--dry-run")
+    assert code == 0 and preview["dry_run"] is True
+    assert preview["counts"] == {"created": 0, "written": 2, "removed": 0, "failed": 0, "skipped": 0,
+                                 "refused": 0, "kept": 0}
+    assert [a["file"] for a in preview["actions"]] == ["cpu.shares", "memory.limit_in_bytes"]
+    assert read_tree(tmp_path / "cgroup") == before
+    code, report = run_json(capsys, hybrid, "apply")
+    assert set(report["counts"]) == set(preview["counts"])
+    assert snapshot.verify(hybrid) is not None  # the next preview comes from the snapshot
+    code, preview = run_json(capsys, hybrid, "apply", "--dry-run")
+    assert preview["dry_run"] is True and preview["counts"]["written"] == 0
+    assert set(preview["counts"]) == set(report["counts"])

@@ -142,3 +142,20 @@ def test_chown_is_read_back(tmp_path, monkeypatch):
     report = apply(Plan([action]), {"unified": fs}, {})
     assert [o.status for o in report.outcomes] == [OK]
     assert (tmp_path / "unified/web/cpu.weight").stat().st_mode & 0o777 == 0o664
+
+
+def test_a_child_removed_in_one_hierarchy_does_not_excuse_it_in_another(tmp_path):
+    """cpu:/cgman/x goes; memory:/cgman/x is someone else's, so memory:/cgman is kept, not removed."""
+    from cgmand.plan import KEPT, REMOVABLE, RMDIR
+
+    build(tmp_path / "cpu", {"cgman": {"cgroup.procs": "", "x": {"cgroup.procs": ""}}})
+    build(tmp_path / "memory", {"cgman": {"cgroup.procs": "", "x": {"cgroup.procs": ""}}})
+    fss = {key: CgroupFS(Hierarchy(1, str(tmp_path / key), "/", frozenset({key}))) for key in ("cpu", "memory")}
+    plan = Plan([
+        Action(0, RMDIR, "cpu", "/cgman/x", guard=Guard(REMOVABLE)),
+        Action(1, RMDIR, "memory", "/cgman", guard=Guard(REMOVABLE)),
+    ])
+    checked = check(plan, fss)
+    assert [(a.hierarchy, a.path) for a in checked.actions] == [("cpu", "/cgman/x")]
+    assert [(n.verb, n.hierarchy, n.message) for n in checked.notices] == [
+        (KEPT, "memory", "contains cgroups cgman does not manage: /cgman/x")]
