@@ -60,7 +60,7 @@ test-kernel: $(VENV)/.installed
 
 # cgman against libcgroup's cgconfigparser, in the same run (installs cgroup-tools).
 bench: compile
-	@command -v cgconfigparser >/dev/null || apt-get install -y -qq cgroup-tools >/dev/null
+	@command -v cgconfigparser >/dev/null || { apt-get update -qq && apt-get install -y -qq cgroup-tools >/dev/null; }
 	$(PY) bench/apply.py
 
 # Regenerate the knob reference in docs/config.md from the knob table.

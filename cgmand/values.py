@@ -56,13 +56,19 @@ def show(raw: Any) -> str:
     return str(raw)
 
 
+# Compiled once: re.fullmatch(pattern, ...) pays a cache lookup on every call,
+# and values are read thousands of times per run.
+_INTEGER = re.compile(r"-?\d+")
+_RANGE = re.compile(r"\s*(\d+)\s*(?:-\s*(\d+)\s*)?")
+
+
 def _as_int(raw: Any, expected: str) -> int:
     """Accept TOML integers and decimal strings, never booleans or floats."""
     if isinstance(raw, bool) or not isinstance(raw, (int, str)):
         raise ValueProblem(expected, raw)
     if isinstance(raw, str):
         text = raw.strip()
-        if not re.fullmatch(r"-?\d+", text):
+        if not _INTEGER.fullmatch(text):
             raise ValueProblem(expected, raw)
         return int(text)
     return raw
@@ -75,7 +81,7 @@ def _is_max(raw: Any) -> bool:
 
 def _read_int(text: str) -> int:
     text = text.strip()
-    if not re.fullmatch(r"-?\d+", text):
+    if not _INTEGER.fullmatch(text):
         raise ValueProblem("an integer", text)
     return int(text)
 
@@ -256,7 +262,7 @@ class CpuList(ValueType):
             raise ValueProblem(self.expected, raw)
         items = set()
         for part in raw.strip().split(","):
-            match = re.fullmatch(r"\s*(\d+)\s*(?:-\s*(\d+)\s*)?", part)
+            match = _RANGE.fullmatch(part)
             if not match:
                 raise ValueProblem(self.expected, raw)
             first = int(match.group(1))

@@ -369,3 +369,22 @@ def test_a_weight_file_this_kernel_lacks_is_refused_at_check(kenv):
     code, out, err = kenv.cgman("check")
     assert code == 78
     assert "this kernel has no blkio.weight in the blkio hierarchy (it belonged to the CFQ" in err
+
+
+def test_a_cold_apply_leaves_a_snapshot_the_kernel_confirms(kenv, monkeypatch):
+    """Every fact a cold apply keeps (read-backs, and the empty subtree_control of new cgroups,
+    written down without reading) matches the kernel byte for byte: the next run takes the fast
+    path, and a hand edit afterwards is still seen."""
+    from cgmand import configcache
+    from cgmand.kernel import snapshot
+    from cgmand.roots import Roots
+
+    monkeypatch.setattr(configcache, "SETTLE_NS", 0)
+    kenv.config(WEB)
+    assert kenv.cgman("apply")[0] == 0
+    roots = Roots(str(kenv.conf), None, "/proc", str(kenv.run_root))
+    assert snapshot.verify(roots) is not None
+    pids = kenv.path(home("pids"), "web", "pids.max")
+    pids.write_text("50")
+    assert snapshot.verify(roots) is None
+    assert kenv.cgman("plan", "--detailed-exitcode")[0] == 3
