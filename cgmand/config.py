@@ -76,10 +76,13 @@ def load(directory: str) -> DesiredState:
 
 def parse(data: "bytes | str", source: str) -> Fragment:
     """Parse one file's text. Never raises for bad content: errors go in the fragment."""
-    if sys.version_info >= (3, 11):  # imported here: a cached config never needs it
-        import tomllib
-    else:  # pragma: no cover - exercised on Python 3.9/3.10 only
+    # Imported here: a cached config never needs it. tomli is the same parser as
+    # the standard library's tomllib (same author), but its wheels are compiled
+    # with mypyc: 1000 groups parse in about 21 ms instead of 48 (docs/decisions.md).
+    try:
         import tomli as tomllib
+    except ImportError:  # pragma: no cover - a system without the dependency installed
+        import tomllib
     fragment = Fragment(source)
     try:
         text = data.decode("utf-8") if isinstance(data, bytes) else data
