@@ -459,6 +459,9 @@ _FILE_DEFAULTS = {"memory.soft_limit_in_bytes": MAX}  # memory.low's v1 file sta
 # fight (the later write wins), and resetting one would undo the other.
 OVERLAPPING = (("cpu.weight", "cpu.weight.nice"),)
 SAME_VALUE = dict(OVERLAPPING + tuple((b, a) for a, b in OVERLAPPING))
+# The v1 CFS period and quota form one ratio (plan._cfs_pair): one is never put
+# back without the other, even if a failed write left only one in the record.
+RESET_TOGETHER = {"cpu.cfs_period_us": "cpu.cfs_quota_us", "cpu.cfs_quota_us": "cpu.cfs_period_us"}
 RESET_SOURCE = "(no longer configured)"
 _resets: Dict[Tuple[int, int], Dict[str, FileSetting]] = {}
 

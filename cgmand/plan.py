@@ -189,6 +189,9 @@ class _Builder:
             return
         state = self.state(node.path)
         deps = tuple(i for i in (self.mkdir.get(parent), self.enable.get(parent)) if i is not None)
+        if not state.exists and node.reset_only:  # nothing there to put back
+            self.blocked.add(node.path)
+            return
         if not state.exists:
             if not node.may_create:
                 self.blocked.add(node.path)
@@ -315,7 +318,9 @@ def _cfs_pair(node: Node, state: NodeState, changes: List[tuple], period: tuple)
     so a shrinking pair is listed backwards.
     """
     setting = period[0]
-    quota = next(s for s in node.settings if s.file == setting.follows)
+    quota = next((s for s in node.settings if s.file == setting.follows), None)
+    if quota is None:  # never made by the knob table (the pair comes whole); nothing to order
+        return changes
     qtype = quota.vtype
     old_quota = _parse(qtype, state.files.get(quota.file)) if state.exists else qtype.unset
     old_period = period[2] if period[2] is not None else CpuMax.DEFAULT_PERIOD
@@ -373,8 +378,8 @@ def perm_changes(node: Node, entries: Mapping[str, Tuple[int, int, int]], task_f
     the file's owner bits copied to group and other, so a read-only file stays
     read-only. The owner bits are the kernel's: those of the same file in the
     hierarchy's root (``base``), which cgman never changes; for a knob the root
-    lacks (v2 keeps controller files off it), rw- as the kernel makes them;
-    otherwise (and for the directory) the entry's own. (Its own alone would let an fperm that removed
+    lacks (v2 keeps controller files off it), rw- as the kernel makes them; for
+    the directory rwx, as mkdir makes it; otherwise the entry's own. (Its own alone would let an fperm that removed
     the owner's write bit keep it removed for good.)
     """
     perm = node.perm
@@ -394,11 +399,12 @@ def perm_changes(node: Node, entries: Mapping[str, Tuple[int, int, int]], task_f
 
 
 def _kernel_owner_bits(name: str, mode: int, base: Mapping[str, Tuple[int, int, int]]) -> int:
-    if name != ".":  # the root directory's mode is the mount's, not mkdir's
-        if name in base:
-            return (base[name][2] >> 6) & 0o7
-        if lookup(name) is not None:  # a knob (v2 keeps them off the root): the kernel makes it rw-
-            return 0o6
+    if name == ".":  # mkdir makes cgroup directories rwx for the owner (the root's is the mount's)
+        return 0o7
+    if name in base:
+        return (base[name][2] >> 6) & 0o7
+    if lookup(name) is not None:  # a knob (v2 keeps them off the root): the kernel makes it rw-
+        return 0o6
     return (mode >> 6) & 0o7
 
 
@@ -426,6 +432,7 @@ def make(layout: Layout, observed: Observed, record: Record, force: bool = False
         removals = _removals(key, target, observed, record.get(key, set()), next_id)
         next_id += len(removals)
         if builder is not None:
+            _after_removals(builder.pass_b, removals)
             plan.actions += builder.pass_a + removals + list(reversed(builder.pass_b))
             plan.notices += builder.notices
             plan.resets |= builder.resets
@@ -450,6 +457,17 @@ def _removals(key: str, target: Optional[Target], observed: Observed, created: S
         out.append(Action(ids[path], RMDIR, key, path, after=tuple(ids[c] for c in mine),
                           guard=Guard(REMOVABLE, children=frozenset(mine))))
     return out
+
+
+def _after_removals(pass_b: List[Action], removals: List[Action]) -> None:
+    """A controller disable waits on the removal of the children that needed it: a
+    child kept for its processes keeps its parent's controllers (and its limits)."""
+    by_parent: Dict[str, List[int]] = {}
+    for removal in removals:
+        by_parent.setdefault(parent_of(removal.path), []).append(removal.id)
+    for action in pass_b:
+        if action.verb == DISABLE and action.path in by_parent:
+            action.after = action.after + tuple(by_parent[action.path])
 
 
 def counts(plan: Plan) -> Dict[str, int]:

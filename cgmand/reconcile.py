@@ -71,7 +71,14 @@ def _observe_target(target: Target, fs: CgroupFS, observed: Dict, journal: List[
                 files[setting.file] = text = fs.read_if_present(path, setting.file)
                 journal.append(("f", fs.path(path, setting.file), text))
             subtree = None
-            if target.reads_subtree(node):
+            reads_subtree = target.reads_subtree(node)
+            parent = observed.get((key, parent_of(path))) if path != "/" else None
+            if reads_subtree and not node.children and parent is not None \
+                    and parent.subtree_control == frozenset():
+                # A cgroup can enable only what its parent enabled for it; the parent's
+                # (read, and a fact of the snapshot) is empty: so is this leaf's.
+                subtree, reads_subtree = frozenset(), False
+            if reads_subtree:
                 text = fs.read(path, "cgroup.subtree_control")
                 journal.append(("f", fs.path(path, "cgroup.subtree_control"), text))
                 subtree = frozenset(text.split())
@@ -174,8 +181,17 @@ def _children_problem(action: Action, fs: CgroupFS, allowed: Set[str]) -> Option
     return None
 
 
+def _keeps(action: Action) -> bool:
+    """A failed guard that leaves things as they are by design (not a failure):
+    a group kept for its processes, controllers kept for cgroups cgman does not manage."""
+    return action.verb == RMDIR or action.guard.kind == CHILDREN_KNOWN
+
+
 def check(plan: Plan, fss: Dict[str, CgroupFS]) -> Plan:
-    """Turn guarded actions whose guard fails into notices (and their dependents)."""
+    """Turn guarded actions whose guard fails into notices (and their dependents).
+
+    Removals come first in a plan; one that is kept leaves ``removing``, so its
+    cgroup counts as present for the guards after it."""
     removing = {(a.hierarchy, a.path) for a in plan.actions if a.verb == RMDIR}
     dropped: Set[int] = set()
     for action in [a for a in plan.actions if a.guard is not None]:
@@ -183,8 +199,12 @@ def check(plan: Plan, fss: Dict[str, CgroupFS]) -> Plan:
             continue  # already dropped as a dependent of an earlier refusal
         problem = guard_problem(action, fss[action.hierarchy], removing)
         if problem:
-            verb = KEPT if action.verb == RMDIR else REFUSED
-            dropped |= plan.refuse(action, problem, verb, "group-kept" if verb == KEPT else action.guard.kind)
+            kept = _keeps(action)
+            reference = "group-kept" if action.verb == RMDIR else (
+                "controllers-kept" if kept else action.guard.kind)
+            dropped |= plan.refuse(action, problem, KEPT if kept else REFUSED, reference)
+            if action.verb == RMDIR:
+                removing.discard((action.hierarchy, action.path))
     return plan
 
 
@@ -198,7 +218,7 @@ def apply(plan: Plan, fss: Dict[str, CgroupFS], record: Dict[str, Set[str]],
     facts = facts if facts is not None else []
     report = Report(notices=list(plan.notices))
     done: Set[int] = set()
-    removing = {(a.hierarchy, a.path) for a in plan.actions if a.verb == RMDIR}
+    removed: Set[Tuple[str, str]] = set()  # removals that succeeded (a disable waits on them)
     for action in plan.actions:
         fs = fss[action.hierarchy]
         if action.after and not done.issuperset(action.after):
@@ -208,9 +228,9 @@ def apply(plan: Plan, fss: Dict[str, CgroupFS], record: Dict[str, Set[str]],
         # Not for rmdir: the kernel itself refuses to remove a busy cgroup.
         problem = None
         if action.guard is not None and action.verb != RMDIR:
-            problem = guard_problem(action, fs, removing)
+            problem = guard_problem(action, fs, removed)
         if problem:
-            report.outcomes.append(Outcome(action, REFUSED, problem))
+            report.outcomes.append(Outcome(action, KEPT if _keeps(action) else REFUSED, problem))
             continue
         try:
             message = _execute(action, fs, record, facts)
@@ -227,6 +247,8 @@ def apply(plan: Plan, fss: Dict[str, CgroupFS], record: Dict[str, Set[str]],
             report.outcomes.append(Outcome(action, FAILED, message))
             continue
         done.add(action.id)
+        if action.verb == RMDIR:
+            removed.add((action.hierarchy, action.path))
         report.outcomes.append(Outcome(action, OK))
     if log.enabled():
         for outcome in report.outcomes:

@@ -35,7 +35,7 @@ EXACT, ADD, NONE = "exact", "add", "none"  # how cgman may write a node's subtre
 
 class Node:
     __slots__ = ("path", "kind", "group", "settings", "own", "needs", "children", "perm", "may_create",
-                 "subtree", "evacuate")
+                 "subtree", "evacuate", "reset_only")
 
     def __init__(self, path: str, kind: str, group: Optional[str] = None,
                  settings: Optional[List[FileSetting]] = None, own: Optional[Set[str]] = None,
@@ -57,6 +57,9 @@ class Node:
         # (no internal processes; research/systemd-v2.md §1.4). systemd >= 254
         # does it itself with DelegateSubgroup=anchor.
         self.evacuate = evacuate
+        # v1: a configured group that no longer uses this hierarchy, kept here only
+        # to put back what cgman set in it; never created (see _place_leftovers).
+        self.reset_only = False
 
     @property
     def owned(self) -> bool:
@@ -113,6 +116,7 @@ def build(desired: DesiredState, host: Host, managed: Optional[Managed] = None) 
         _place_group(group, host, placed, errors)
     if errors:
         raise ConfigErrors(errors)
+    _place_leftovers(desired, host, placed, managed or {})
     targets = []
     for hierarchy in sorted(host.hierarchies, key=lambda h: "cpuset" not in h.controllers):
         nodes = placed[hierarchy.key]
@@ -185,6 +189,24 @@ def _place_group(group: GroupSpec, host: Host, placed: Dict[str, Dict[str, Node]
                                  set(own), perm=group.perm)
 
 
+def _place_leftovers(desired: DesiredState, host: Host, placed: Dict[str, Dict[str, Node]],
+                     managed: Managed) -> None:
+    """A group still configured but no longer using a v1 hierarchy (its last memory
+    key went, say) keeps a node there for one more run, so what cgman set is put
+    back: its cgroup stays if it holds processes or was not cgman's, and must not
+    keep the old limit. Once the resets succeed the record forgets the files, the
+    node goes, and a cgroup cgman made is removed when empty."""
+    groups = {join(host.base, name): name for name in desired.groups}
+    for key, cgroups in managed.items():
+        nodes = placed.get(key)
+        if nodes is None:  # the hierarchy is not mounted now
+            continue
+        for path in cgroups:
+            if path not in nodes and path in groups:
+                nodes[path] = Node(path, GROUP, groups[path])
+                nodes[path].reset_only = True
+
+
 def _add_resets(nodes: Dict[str, Node], managed: Dict[str, FrozenSet[str]], version: int,
                 page_size: int) -> None:
     for path, files in managed.items():
@@ -192,7 +214,9 @@ def _add_resets(nodes: Dict[str, Node], managed: Dict[str, FrozenSet[str]], vers
         if node is None or not node.owned:  # not wanted here any more: the cgroup goes, settings and all
             continue
         have = {s.file for s in node.settings}
-        resets = [knobs.reset_setting(f, version, page_size) for f in sorted(files - have)
+        gone = set(files - have)
+        gone |= {knobs.RESET_TOGETHER[f] for f in gone if f in knobs.RESET_TOGETHER} - have
+        resets = [knobs.reset_setting(f, version, page_size) for f in sorted(gone)
                   if knobs.SAME_VALUE.get(f) not in have]
         if any(resets):
             node.settings = sorted(node.settings + [r for r in resets if r is not None], key=lambda s: s.order)
@@ -218,6 +242,8 @@ def _complete(hierarchy: Hierarchy, groups: Dict[str, Node], host: Host) -> Targ
             nodes[parent_of(path)].children.append(path)
     for node in sorted(nodes.values(), key=lambda n: -depth(n.path)):
         node.needs = set(node.own).union(*(nodes[c].needs for c in node.children))
+        if node.reset_only and node.children:  # needed as an ancestor after all: an ordinary node
+            node.reset_only = False
     if hierarchy.flavour.fills_cpuset and "cpuset" in hierarchy.controllers:
         _inherit_cpusets(nodes)
     return Target(hierarchy, nodes)

@@ -35,6 +35,20 @@ def run_json(capsys, roots, *args):
     return code, json.loads(capsys.readouterr().out)
 
 
+def refuse_writes(monkeypatch, refused: str) -> None:
+    """Make the kernel (CgroupFS) reject every write to ``refused`` with EINVAL."""
+    from cgmand.kernel.cgroupfs import CgroupFS, fail
+
+    real = CgroupFS.write
+
+    def write(self, cgroup, file, text):
+        if file == refused:
+            raise fail("write", self.path(cgroup, file), OSError(errno.EINVAL, "Invalid argument"), text)
+        return real(self, cgroup, file, text)
+
+    monkeypatch.setattr(CgroupFS, "write", write)
+
+
 @pytest.fixture(name="hybrid")
 def _hybrid(tmp_path):
     """This machine's layout with /cgman/web already present everywhere it belongs."""
@@ -283,24 +297,15 @@ def test_a_key_removed_from_the_config_goes_back_to_the_default(hybrid, capsys, 
 
 def test_a_reset_that_fails_stays_in_the_record(hybrid, capsys, tmp_path, monkeypatch):
     """If the default cannot be written, cgman keeps answering for the file and tries next time."""
-    from cgmand.kernel.cgroupfs import CgroupFS, fail
-
     assert run(hybrid, "apply") == 0
     write_config(hybrid, "10-web.toml", '[group."web"]\ncpu.max = "50000 100000"\nmemory.max = "1G"\n')
-    real = CgroupFS.write
-
-    def refuse_shares(self, cgroup, file, text):
-        if file == "cpu.shares":
-            raise fail("write", self.path(cgroup, file), OSError(errno.EINVAL, "Invalid argument"), text)
-        return real(self, cgroup, file, text)
-
-    monkeypatch.setattr(CgroupFS, "write", refuse_shares)
+    refuse_writes(monkeypatch, "cpu.shares")
     code, report = run_json(capsys, hybrid, "apply")
     assert code == 1
     assert [(o["file"], o["status"]) for o in report["outcomes"] if o["status"] != "ok"] == [("cpu.shares", "failed")]
     record = json.loads((tmp_path / "run/cgman/created.json").read_text())
     assert record["managed"]["cpu"] == {"/cgman/web": ["cpu.cfs_period_us", "cpu.cfs_quota_us", "cpu.shares"]}
-    monkeypatch.setattr(CgroupFS, "write", real)
+    monkeypatch.undo()
     code, report = run_json(capsys, hybrid, "apply")
     assert code == 0 and [o["file"] for o in report["outcomes"]] == ["cpu.shares"]
     assert (tmp_path / "cgroup/cpu/cgman/web/cpu.shares").read_text() == "1024"
@@ -346,3 +351,75 @@ def test_apply_dry_run_json_counts_like_apply(hybrid, capsys, tmp_path, monkeypa
     code, preview = run_json(capsys, hybrid, "apply", "--dry-run")
     assert preview["dry_run"] is True and preview["counts"]["written"] == 0
     assert set(preview["counts"]) == set(report["counts"])
+
+
+def test_record_entries_of_an_unmounted_hierarchy_are_kept(hybrid, capsys, tmp_path):
+    """A hierarchy missing from mountinfo now (unmounted for a while) is not evidence that its
+    cgroups are gone: its record entries stay."""
+    record = tmp_path / "run/cgman/created.json"
+    build(tmp_path / "run/cgman", {"created.json": json.dumps(
+        {"version": 1, "created": {"rdma": ["/cgman/x"], "cpu": ["/cgman/gone"]}})})
+    assert run(hybrid, "apply") == 0
+    assert json.loads(record.read_text())["created"] == {"rdma": ["/cgman/x"]}
+
+
+def _v2_web_with_child(tmp_path, child):
+    roots = fake_host(tmp_path, UNIFIED, {"": {
+        "cgroup.controllers": "cpu memory pids\n", "cgroup.subtree_control": "cpu memory\n", "cgroup.procs": "1\n",
+        "cgman": dict(v2_group(**{"cgroup.subtree_control": "cpu memory\n"}),
+                      web=v2_group(**{"cgroup.subtree_control": "cpu memory\n", "cpu.weight": "200\n",
+                                      "memory.max": "1073741824\n"}, **child))}})
+    write_config(roots, "10-web.toml", WEB)
+    return roots
+
+
+def test_a_removed_child_kept_for_its_processes_keeps_its_parents_controllers(tmp_path, capsys):
+    """web/child left the config but holds pid 4242: it is kept, web's controllers stay (disabling
+    them would strip the child's limits), and apply exits 0."""
+    roots = _v2_web_with_child(tmp_path, {"child": v2_group(**{"cgroup.procs": "4242\n"})})
+    build(tmp_path / "run/cgman", {"created.json": json.dumps(
+        {"version": 1, "created": {"unified": ["/cgman", "/cgman/web", "/cgman/web/child"]}})})
+    code, report = run_json(capsys, roots, "apply")
+    assert code == 0
+    assert [(n["verb"], n["path"]) for n in report["notices"]] == [
+        ("kept", "/cgman/web/child"), ("blocked", "/cgman/web")]
+    assert (tmp_path / "cgroup/cgman/web/cgroup.subtree_control").read_text() == "cpu memory\n"
+
+
+def test_controllers_a_workload_uses_below_a_leaf_are_kept_not_failed(tmp_path, capsys):
+    """The workload in leaf web made web/inner and enabled memory for it: cgman keeps web's
+    controllers (kept, exit 0) instead of failing on every run."""
+    roots = _v2_web_with_child(tmp_path, {"inner": v2_group(**{"cgroup.procs": "4242\n"})})
+    code, report = run_json(capsys, roots, "apply")
+    assert code == 0
+    assert [(n["verb"], n["reference"], n["message"]) for n in report["notices"]] == [
+        ("kept", "controllers-kept", "contains cgroups cgman does not manage: /cgman/web/inner")]
+
+
+def test_v1_a_controllers_last_key_removed_is_put_back_before_the_cgroup_goes(hybrid, capsys, tmp_path):
+    """memory.max leaves web (cpu.weight stays): the memory cgroup, which cgman did not make and
+    could hold processes, gets its limit back to unlimited; the record then forgets it."""
+    limit = tmp_path / "cgroup/memory/cgman/web/memory.limit_in_bytes"
+    assert run(hybrid, "apply") == 0 and limit.read_text() == str(1 << 30)
+    write_config(hybrid, "10-web.toml", '[group."web"]\ncpu.weight = 200\n')
+    assert run(hybrid, "apply") == 0
+    assert limit.read_text() == "-1"
+    assert "memory" not in json.loads((tmp_path / "run/cgman/created.json").read_text())["managed"]
+    assert run(hybrid, "plan", "--detailed-exitcode") == 0
+
+
+def test_a_half_done_cfs_reset_is_finished_whole(hybrid, capsys, tmp_path, monkeypatch):
+    """cpu.max leaves the config and the period write fails once: the record keeps the period, and
+    the next apply puts back period and quota together (v1 orders them as one ratio)."""
+    write_config(hybrid, "10-web.toml", '[group."web"]\ncpu.weight = 200\ncpu.max = "50000 200000"\n')
+    assert run(hybrid, "apply") == 0
+    write_config(hybrid, "10-web.toml", '[group."web"]\ncpu.weight = 200\n')
+    refuse_writes(monkeypatch, "cpu.cfs_period_us")
+    assert run(hybrid, "apply") == 1
+    managed = json.loads((tmp_path / "run/cgman/created.json").read_text())["managed"]["cpu"]["/cgman/web"]
+    assert managed == ["cpu.cfs_period_us", "cpu.shares"]
+    monkeypatch.undo()
+    code, report = run_json(capsys, hybrid, "apply")
+    assert code == 0
+    assert [(o["file"], o["writes"]) for o in report["outcomes"]] == [("cpu.cfs_period_us", ["100000"])]
+    assert (tmp_path / "cgroup/cpu/cgman/web/cpu.cfs_quota_us").read_text() == "-1"

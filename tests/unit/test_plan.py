@@ -595,7 +595,7 @@ def test_a_leaf_whose_child_left_the_config_disables_the_childs_controllers():
     plan = make(layout, state, {"unified": {"/cgman", "/cgman/web", "/cgman/web/front"}})
     assert rows(plan) == [
         (RMDIR, "unified", "/cgman/web/front", None, (), ()),
-        (DISABLE, "unified", "/cgman/web", None, ("-cpu -cpuset",), ()),
+        (DISABLE, "unified", "/cgman/web", None, ("-cpu -cpuset",), (0,)),  # waits: front may be kept
         (DISABLE, "unified", "/cgman", None, ("-cpuset",), ()),
     ]
     assert plan.actions[1].guard == Guard(CHILDREN_KNOWN, children=frozenset())
@@ -843,6 +843,8 @@ def test_fperm_masks_with_the_kernels_owner_bits_so_a_lowered_mode_can_rise_agai
         ("cpu.shares", 0, 0, 0o664),
         ("pids.max", 0, 0, 0o664),  # not on the root, but a knob: the kernel's rw-
     ]
+    lowered = {".": (0, 0, 0o555)}  # an earlier dperm 0555: 0775 still applies in full
+    assert perm_changes(perm_node(perm), lowered, ("tasks",), base) == [(".", 0, 0, 0o775)]
 
 
 def test_fperm_can_also_remove_bits():

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import errno
+import os
 from pathlib import Path
 from typing import List
 
@@ -136,8 +137,9 @@ def test_chown_is_read_back(tmp_path, monkeypatch):
     action = Action(0, CHOWN, "unified", "/web", node=node, new="perm")
     monkeypatch.setattr(CgroupFS, "set_owner", lambda *args: None)
     report = apply(Plan([action]), {"unified": fs}, {})
+    me = f"{os.geteuid()}:{os.getegid()}"  # the fake files are ours: any user can run this
     assert [(o.status, o.message) for o in report.outcomes] == [
-        (FAILED, "cgroup.procs does not read back as 0:0 0664 after chown/chmod")]
+        (FAILED, f"cgroup.procs does not read back as {me} 0664 after chown/chmod")]
     monkeypatch.undo()
     report = apply(Plan([action]), {"unified": fs}, {})
     assert [o.status for o in report.outcomes] == [OK]
@@ -159,3 +161,34 @@ def test_a_child_removed_in_one_hierarchy_does_not_excuse_it_in_another(tmp_path
     assert [(a.hierarchy, a.path) for a in checked.actions] == [("cpu", "/cgman/x")]
     assert [(n.verb, n.hierarchy, n.message) for n in checked.notices] == [
         (KEPT, "memory", "contains cgroups cgman does not manage: /cgman/x")]
+
+
+def test_a_leafs_subtree_control_is_read_only_if_its_parent_enabled_something(tmp_path, monkeypatch, capsys):
+    """On the hybrid host's cgroup2 mirror nothing is enabled: the leaves' (necessarily empty)
+    subtree_control is not read. Once the parent enables a controller, the leaf's is read."""
+    import json as json_
+
+    from cgmand import cli
+    from fakes import hybrid_host_with_web, write_config
+
+    roots = hybrid_host_with_web(tmp_path)
+    write_config(roots, "10-web.toml", '[group."web"]\ncpu.weight = 200\n')
+    reads = []
+    real = CgroupFS.read
+
+    def counting(self, cgroup, file):
+        reads.append((self.hierarchy.version, cgroup, file))
+        return real(self, cgroup, file)
+
+    monkeypatch.setattr(CgroupFS, "read", counting)
+    args = ["--config-dir", roots.config_dir, "--cgroup-root", roots.cgroup_root, "--proc-root", roots.proc_root,
+            "--run-root", roots.run_root, "plan", "--json"]
+    assert cli.main(args) == 0
+    assert [(c, f) for v, c, f in reads if v == 2] == [("/", "cgroup.subtree_control"),
+                                                       ("/cgman", "cgroup.subtree_control")]
+    (tmp_path / "cgroup/unified/cgman/cgroup.subtree_control").write_text("hugetlb\n")
+    reads.clear()
+    capsys.readouterr()
+    assert cli.main(args) == 0
+    assert ("/cgman/web", "cgroup.subtree_control") in [(c, f) for v, c, f in reads if v == 2]
+    assert json_.loads(capsys.readouterr().out)["actions"][-1]["verb"] == "disable"  # /cgman: -hugetlb

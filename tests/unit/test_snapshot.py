@@ -148,3 +148,23 @@ def test_a_config_written_just_now_is_not_snapshotted(synced, monkeypatch):
     facts = snapshot._load(snapshot._path(synced))[1]
     monkeypatch.setattr(configcache, "SETTLE_NS", 60 * 10**9)
     assert snapshot.save(synced, list(facts), {}, snapshot.key(synced)) is False
+
+
+def test_a_config_edited_while_the_plan_runs_leaves_no_snapshot(synced, monkeypatch):
+    """make_plan takes the key before it reads the config: an edit landing after the read (here,
+    right after configcache.load) must not be saved as in sync with the old facts."""
+    from cgmand import commands
+
+    snapshot.forget(synced)
+    real = configcache.load
+
+    def load_then_edit(directory, cache_dir):
+        state = real(directory, cache_dir)
+        write_config(synced, "10-web.toml", WEB.replace("200", "300"))
+        return state
+
+    monkeypatch.setattr(configcache, "load", load_then_edit)
+    assert run(synced, "plan") == 0
+    assert not os.path.exists(snapshot._path(synced))
+    monkeypatch.setattr(configcache, "load", real)
+    assert run(synced, "plan", "--detailed-exitcode") == 3  # the edit is seen
