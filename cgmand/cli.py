@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import sys
 
 from cgmand import __version__
@@ -11,11 +10,13 @@ from cgmand.roots import Roots
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    import argparse
     from typing import List, Optional
 
 
 def _root_options(parser: argparse.ArgumentParser, defaults: bool) -> None:
     """Options accepted before and after the subcommand."""
+    import argparse
     d = (lambda value: value) if defaults else (lambda value: argparse.SUPPRESS)
     parser.add_argument("--config-dir", metavar="DIR", default=d("/etc/cgman"),
                         help="configuration directory (default: /etc/cgman)")
@@ -31,6 +32,8 @@ def _root_options(parser: argparse.ArgumentParser, defaults: bool) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    import argparse
+
     parser = argparse.ArgumentParser(
         prog="cgman", description="Keep the kernel's control groups equal to /etc/cgman/*.toml.")
     parser.add_argument("--version", action="version", version=f"cgman {__version__}")
@@ -62,8 +65,46 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+# The unchanged re-apply is a ~100 ms command, and importing argparse (with re
+# and enum) costs ~15 ms of it. plan and apply with only these long options are
+# read here; anything else (-v, --help, --opt=value, abbreviations, mistakes)
+# goes to argparse, which alone decides and reports. tests/unit/test_cli.py
+# checks both parsers agree.
+_QUICK_FLAGS = {"plan": ("--json", "--detailed-exitcode", "--force"), "apply": ("--dry-run", "--json", "--force")}
+_QUICK_ROOTS = {"--config-dir": "config_dir", "--cgroup-root": "cgroup_root", "--proc-root": "proc_root",
+                "--run-root": "run_root"}
+
+
+def quick_parse(argv: List[str]) -> Optional[object]:
+    """The namespace argparse would build, for the simple plan/apply command lines; else None."""
+    from types import SimpleNamespace
+
+    values = {"config_dir": "/etc/cgman", "cgroup_root": None, "proc_root": "/proc", "run_root": "/run"}
+    command, flags, index = None, set(), 0
+    while index < len(argv):
+        arg = argv[index]
+        if arg in _QUICK_ROOTS:
+            if index + 1 == len(argv) or argv[index + 1].startswith("-"):
+                return None
+            values[_QUICK_ROOTS[arg]] = argv[index + 1]
+            index += 2
+            continue
+        if command is None and arg in _QUICK_FLAGS:
+            command = arg
+        elif command is not None and arg in _QUICK_FLAGS[command]:
+            flags.add(arg)
+        else:
+            return None
+        index += 1
+    if command is None:
+        return None
+    options = {flag[2:].replace("-", "_"): flag in flags for flag in _QUICK_FLAGS[command]}
+    return SimpleNamespace(command=command, verbose=0, log_format="auto", **values, **options)
+
+
 def main(argv: Optional[List[str]] = None) -> int:
-    args = build_parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else argv
+    args = quick_parse(argv) or build_parser().parse_args(argv)
     roots = Roots(args.config_dir, args.cgroup_root, args.proc_root, args.run_root)
     if args.verbose:
         from cgmand import log

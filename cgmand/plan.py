@@ -25,7 +25,7 @@ from collections import namedtuple
 from types import MappingProxyType
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # typing costs start-up time; annotations are strings anyway
-    from typing import Dict, List, Mapping, Optional, Set, Tuple
+    from typing import Dict, FrozenSet, List, Mapping, Optional, Set, Tuple
 
     Observed = Mapping[Tuple[str, str], "NodeState"]
     Record = Mapping[str, Set[str]]  # hierarchy key -> cgroup paths cgman created
@@ -168,6 +168,7 @@ class _Builder:
         self.systemd = systemd
         self.created: Set[str] = set()  # the cgroups of this hierarchy cgman made
         self.resets: Set[Tuple[str, str, str]] = set()  # (hierarchy, cgroup, file) put back to default
+        self.enabled: Dict[str, FrozenSet[str]] = {}  # cgroup -> controllers it may enable after the plan
 
     def add(self, phase: List[Action], verb: str, where: Node, **kw) -> Action:
         action = Action(self.next_id, verb, self.key, where.path, where.group, **kw)
@@ -206,7 +207,8 @@ class _Builder:
             # What observe() would have read and no write reads back: the new
             # cgroup's defaults (an empty io.max, say) are facts of the snapshot too.
             made.reads = tuple(s.file for s in node.settings if s.file not in written)
-            if self.target.reads_subtree(node):
+            if self.target.reads_subtree(node) and (node.children or self.enabled.get(parent) != frozenset()):
+                # (observe() infers a leaf's from an empty parent's instead of reading it)
                 made.reads += ("cgroup.subtree_control",)
         if node.perm is not None and (not state.exists or _perm_drift(node, state, self.flavour.task_files,
                                                                     self.state("/").entries or {})):
@@ -276,10 +278,13 @@ class _Builder:
         return Guard(MEMORY_BELOW, limit=desired)
 
     def plan_subtree(self, node: Node, state: NodeState, deps: Tuple[int, ...]) -> None:
+        have = state.subtree_control or frozenset() if state.exists else frozenset()
         if node.subtree not in (EXACT, ADD):
+            if state.subtree_control is not None:
+                self.enabled[node.path] = state.subtree_control
             return
         wanted = self.target.subtree_control(node)
-        have = state.subtree_control or frozenset() if state.exists else frozenset()
+        self.enabled[node.path] = have | wanted  # at most, after this plan (a disable may be kept)
         add = sorted(wanted - have)
         if add and node.evacuate:
             moved = self.add(self.pass_a, EVACUATE, node, after=deps, file="cgroup.procs",

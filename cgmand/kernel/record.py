@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
-import json
 import os
 from collections import namedtuple
 TYPE_CHECKING = False
@@ -35,6 +34,8 @@ Record = namedtuple("Record", "created managed")
 
 def load(run_root: str) -> Record:
     """What cgman created and set; empty if there is no record."""
+    import json  # not at the top: apply's fast path takes the lock but never reads the record
+
     path = os.path.join(_dir(run_root), "created.json")
     try:
         with open(path, encoding="utf-8") as handle:
@@ -93,6 +94,8 @@ def forget_vanished(created: Dict[str, Set[str]], gone: Iterable[Tuple[str, str]
 
 def save(run_root: str, record: Record) -> None:
     """Replace the record atomically (write, fsync, rename)."""
+    import json
+
     body = {"version": VERSION,
             "created": {k: sorted(v) for k, v in sorted(record.created.items()) if v},
             "managed": {k: {p: sorted(files) for p, files in sorted(cgroups.items())}

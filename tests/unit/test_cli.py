@@ -423,3 +423,26 @@ def test_a_half_done_cfs_reset_is_finished_whole(hybrid, capsys, tmp_path, monke
     assert code == 0
     assert [(o["file"], o["writes"]) for o in report["outcomes"]] == [("cpu.cfs_period_us", ["100000"])]
     assert (tmp_path / "cgroup/cpu/cgman/web/cpu.cfs_quota_us").read_text() == "-1"
+
+
+@pytest.mark.parametrize("argv", [
+    ["apply"], ["plan"], ["apply", "--json"], ["apply", "--dry-run", "--force", "--json"],
+    ["plan", "--detailed-exitcode", "--json", "--force"],
+    ["--config-dir", "/x", "--run-root", "/r", "apply", "--cgroup-root", "/c", "--proc-root", "/p"],
+    ["--config-dir", "/a", "plan", "--config-dir", "/b"], ["--config-dir", "", "apply"],
+    ["apply", "--json", "--json"],
+])
+def test_the_quick_parser_agrees_with_argparse(argv):
+    """The fast path's parser builds exactly the namespace argparse builds."""
+    assert vars(cli.quick_parse(argv)) == vars(cli.build_parser().parse_args(argv))
+
+
+@pytest.mark.parametrize("argv", [
+    [], ["status"], ["check"], ["apply", "-v"], ["-v", "plan"], ["apply", "--dry"], ["apply", "--help"],
+    ["--config-dir=/x", "apply"], ["--config-dir"], ["--config-dir", "-x", "apply"], ["--json", "apply"],
+    ["apply", "--detailed-exitcode"], ["plan", "--dry-run"], ["apply", "extra"], ["--version"],
+    ["apply", "--log-format", "json"],
+])
+def test_anything_else_is_left_to_argparse(argv):
+    """Abbreviations, -v, --opt=value, unknown or misplaced options: argparse decides and reports."""
+    assert cli.quick_parse(argv) is None

@@ -603,13 +603,14 @@ def test_a_leaf_whose_child_left_the_config_disables_the_childs_controllers():
 
 def test_new_cgroups_read_what_no_write_reads_back():
     """A new cgroup's files that get no write (throttles without a limit) and its subtree_control are
-    read after mkdir, so the snapshot holds a fact for every file observe() would read."""
+    read after mkdir, so the snapshot holds a fact for every file observe() would read. (Not a leaf's
+    subtree_control below a parent that enables nothing: observe() infers that one.)"""
     layout = lay(hybrid(), group("disk", {"io.max": "8:0 rbps=1000"}))
     plan = make(layout, observed(exists("blkio", "/"), exists("unified", "/", subtree=set())), {})
     reads = {(a.hierarchy, a.path): a.reads for a in plan.actions if a.verb == MKDIR}
     assert reads == {
         ("unified", "/cgman"): ("cgroup.subtree_control",),
-        ("unified", "/cgman/disk"): ("cgroup.subtree_control",),
+        ("unified", "/cgman/disk"): (),
         ("blkio", "/cgman"): (),
         ("blkio", "/cgman/disk"): ("blkio.throttle.write_bps_device", "blkio.throttle.read_iops_device",
                                    "blkio.throttle.write_iops_device"),
