@@ -62,8 +62,9 @@ def load(roots: Roots, managed: Optional[dict] = None,
 Planned = namedtuple("Planned", "desired host layout plan fss record facts pruned started")
 
 
-def make_plan(roots: Roots, force: bool) -> Planned:
-    """The full pipeline. Saves a snapshot when the kernel is already in sync."""
+def make_plan(roots: Roots, force: bool, applying: bool = False) -> Planned:
+    """The full pipeline. Saves a snapshot when the kernel is already in sync.
+    ``applying``: leave removals to the kernel's own refusal (reconcile.check)."""
     from cgmand import plan as planner, reconcile
     from cgmand.kernel import record
 
@@ -74,7 +75,7 @@ def make_plan(roots: Roots, force: bool) -> Planned:
     fss = reconcile.filesystems(host)
     observed = reconcile.observe(laid, rec.created, fss, facts)
     pruned = record.forget_vanished(rec.created, reconcile.vanished(rec.created, observed, fss))
-    plan = reconcile.check(planner.make(laid, observed, rec.created, force=force), fss)
+    plan = reconcile.check(planner.make(laid, observed, rec.created, force=force), fss, applying)
     logger().info("plan_made", actions=len(plan.actions), notices=len(plan.notices))
     if not plan.drift and not pruned and laid.managed() == rec.managed:
         snapshot.save(roots, facts, _in_sync_outputs(plan, host, len(desired.groups)), started)
@@ -178,7 +179,7 @@ def apply(args: Any, roots: Roots) -> int:
             return ExitCode.OK
         from cgmand import plan as planner, reconcile, render
 
-        planned = make_plan(roots, args.force)
+        planned = make_plan(roots, args.force, applying=True)
         made, host, rec = planned.plan, planned.host, planned.record
         before = {key: set(paths) for key, paths in rec.created.items()}
         done: list = []

@@ -39,7 +39,9 @@ def fail(op: str, path: str, err: OSError, value: Optional[str] = None) -> Kerne
     message = f"{op}{shown} {path}: {reason} ({errno.errorcode.get(code, code)})"
     if code == errno.ESRCH:
         return ProcessGone(op, path, code, message, value)
-    if code == errno.EBUSY and op == "rmdir":
+    # cgroupfs refuses a cgroup with processes or children with EBUSY; its files
+    # never make it ENOTEMPTY. A fake tree's directory does: the same meaning.
+    if code in (errno.EBUSY, errno.ENOTEMPTY) and op == "rmdir":
         return CgroupBusy(op, path, code, message, value)
     directory = path if op in ("rmdir", "list", "stat") else os.path.dirname(path)
     if code == errno.ENOENT and not os.path.isdir(directory):

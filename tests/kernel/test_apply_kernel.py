@@ -111,7 +111,8 @@ def test_populated_group_is_kept_then_removed_when_empty(kenv):
     code, report = kenv.cgman_json("apply")
     assert code == 0
     assert report["counts"]["kept"] >= 1
-    assert any("kept" == n["verb"] and n["path"].endswith("/batch") for n in report["notices"])
+    assert any(o["status"] == "kept" and o["path"].endswith("/batch") and "still holds 1 process" in o["message"]
+               for o in report["outcomes"])
     assert proc.poll() is None, "cgman must never kill a process"
     assert str(proc.pid) in kenv.read(home("cpu"), "batch", "cgroup.procs").split()
     kenv.stop(proc)

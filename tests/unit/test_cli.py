@@ -116,11 +116,15 @@ def test_removed_group_with_processes_is_kept(hybrid, capsys, tmp_path):
     build(tmp_path / "run/cgman", {"created.json": json.dumps(
         {"version": 1, "created": {"cpu": ["/cgman/old"]}})})
     build(tmp_path / "cgroup/cpu/cgman/old", v1_group("cpu", **{"cgroup.procs": "4242\n"}))
-    code, report = run_json(capsys, hybrid, "apply")
-    assert code == 0
-    kept = [n for n in report["notices"] if n["verb"] == "kept"]
+    code, plan = run_json(capsys, hybrid, "plan")
+    kept = [n for n in plan["notices"] if n["verb"] == "kept"]
     assert [(n["path"], n["reference"]) for n in kept] == [("/cgman/old", "group-kept")]
     assert "still holds 1 process(es) (e.g. pid 4242); kept, never killed" in kept[0]["message"]
+    # apply leaves the refusal to the kernel (EBUSY), then says why
+    code, report = run_json(capsys, hybrid, "apply")
+    assert code == 0 and report["counts"]["kept"] == 1
+    assert [(o["path"], o["status"], o["message"]) for o in report["outcomes"] if o["verb"] == "rmdir"] == [
+        ("/cgman/old", "kept", "still holds 1 process(es) (e.g. pid 4242); kept, never killed")]
     assert (tmp_path / "cgroup/cpu/cgman/old").is_dir()
 
 
@@ -379,10 +383,13 @@ def test_a_removed_child_kept_for_its_processes_keeps_its_parents_controllers(tm
     roots = _v2_web_with_child(tmp_path, {"child": v2_group(**{"cgroup.procs": "4242\n"})})
     build(tmp_path / "run/cgman", {"created.json": json.dumps(
         {"version": 1, "created": {"unified": ["/cgman", "/cgman/web", "/cgman/web/child"]}})})
+    code, plan = run_json(capsys, roots, "plan")
+    assert [(n["verb"], n["path"]) for n in plan["notices"]] == [
+        ("kept", "/cgman/web/child"), ("blocked", "/cgman/web")]
     code, report = run_json(capsys, roots, "apply")
     assert code == 0
-    assert [(n["verb"], n["path"]) for n in report["notices"]] == [
-        ("kept", "/cgman/web/child"), ("blocked", "/cgman/web")]
+    assert [(o["verb"], o["path"], o["status"]) for o in report["outcomes"]] == [
+        ("rmdir", "/cgman/web/child", "kept"), ("disable", "/cgman/web", "skipped")]
     assert (tmp_path / "cgroup/cgman/web/cgroup.subtree_control").read_text() == "cpu memory\n"
 
 
