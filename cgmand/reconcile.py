@@ -1,9 +1,11 @@
 """Observe the kernel, check guards, and apply a plan through kernel/cgroupfs.
 
 observe() reads only what the plan needs: each desired cgroup's managed files,
-subtree_control of every cgroup cgman owns or whose children need controllers, ownership where perm is set,
-and whether recorded cgroups still exist. An unchanged configuration therefore
-costs one read per managed file and no writes.
+subtree_control of every cgroup cgman owns or whose children need controllers
+(not a leaf's below a parent that enables nothing: it must be empty),
+ownership where perm is set, and whether recorded cgroups still exist. An
+unchanged configuration therefore costs one read per managed file and no
+writes.
 """
 
 from __future__ import annotations
