@@ -270,8 +270,14 @@ class _Builder:
         return (setting, desired, old, way, texts)
 
     def memory_guard(self, setting: FileSetting, desired: object, old: object, state: NodeState) -> Optional[Guard]:
-        """Lowering the hard limit below current use OOM-kills on v2: check first (§3.4)."""
+        """Lowering the hard limit below current use OOM-kills on v2: check first (§3.4).
+
+        Not for a new cgroup, nor (v2) one whose memory controller this plan
+        enables: its file is missing, and nothing is charged to it yet (what its
+        processes already use stays charged where it was)."""
         if self.force or setting.file != self.flavour.memory_limit or not state.exists or desired == MAX:
+            return None
+        if state.files.get(setting.file) is None:
             return None
         if old not in (None, MAX) and desired >= old:
             return None

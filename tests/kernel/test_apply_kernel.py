@@ -251,17 +251,25 @@ def test_v1_swap_removed_from_the_config_frees_the_limit_to_rise(kenv):
 def test_keys_removed_from_the_config_go_back_to_the_kernel_defaults(kenv):
     """cpu.weight and pids.max leave web's config while the group stays: the kernel's defaults return.
     v1: web stays in the cpu hierarchy for web/frontend; in the pids one its limit is put back first
-    (it could hold processes), and the next apply removes the now unused, empty cgroup."""
+    (it could hold processes), and the next apply removes the now unused, empty cgroup. v2: pids.max
+    is put back, then the pids controller, needed by nobody now, is disabled above web."""
     kenv.config(WEB)
     assert kenv.cgman("apply")[0] == 0
     kenv.config(WEB.replace("cpu.weight = 200\n", "").replace("pids.max = 100\n", ""))
     code, report = kenv.cgman_json("apply")
     assert code == 0, report
     assert kernel(kenv, "cpu", "web", "cpu.shares", "cpu.weight") == ("100" if home("cpu") == "unified" else "1024")
-    assert kenv.read(home("pids"), "web", "pids.max") == "max"
-    code, report = kenv.cgman_json("apply")
-    assert code == 0, report
-    assert kenv.path(home("pids"), "web").exists() == (home("pids") == "unified")
+    written = [(o["file"], o["writes"]) for o in report["outcomes"] if o["file"] == "pids.max"]
+    assert written == [("pids.max", ["max"])]
+    if home("pids") == "unified":
+        assert "pids" not in kenv.read("unified", "", "cgroup.subtree_control").split()
+        assert not kenv.path("unified", "web", "pids.max").exists()
+    else:
+        assert kenv.read("pids", "web", "pids.max") == "max"
+        code, report = kenv.cgman_json("apply")
+        assert code == 0, report
+        assert not kenv.path("pids", "web").exists()
+    assert kenv.cgman("plan", "--detailed-exitcode")[0] == 0
     assert kenv.cgman("plan", "--detailed-exitcode")[0] == 0
 
 

@@ -491,6 +491,12 @@ def test_memory_guard_is_skipped_with_force_and_for_new_cgroups():
     assert [(a.verb, a.guard) for a in plan.actions] == [(MKDIR, None), (WRITE, None)]
 
 
+def test_memory_guard_is_skipped_where_the_controller_is_about_to_be_enabled():
+    """An existing v2 cgroup without memory.max (its parent enables memory in this plan) has nothing
+    charged to it yet: checking its memory.current, which does not exist, would refuse for nothing."""
+    assert memory_plan(None).actions[0].guard is None
+
+
 def test_guard_only_on_the_hard_limit():
     """Lowering memory.high or memory.low is never guarded (only memory.max can OOM-kill)."""
     layout = lay(unified(), group("web", {"memory.high": "1G", "memory.low": "0"}))
