@@ -9,7 +9,7 @@ CONFIG  ?= etc/cgman
 CGMAN   := $(VENV)/bin/cgman
 PY      := $(VENV)/bin/python
 
-.PHONY: run test test-unit test-kernel bench docs compile clean-groups clean
+.PHONY: run test test-unit test-kernel test-vm test-vm-systemd bench docs compile clean-groups clean
 
 $(VENV)/.installed: pyproject.toml
 	@py=$$(command -v /usr/bin/python3 || command -v python3 || true); \
@@ -57,6 +57,22 @@ test-unit: $(VENV)/.installed
 
 test-kernel: $(VENV)/.installed
 	$(PY) -m pytest tests/kernel
+
+# Tier 3, in QEMU guests (tests/vm/vm.py; installs qemu-system-x86 and
+# busybox-static, and fetches Debian's kernel once into ~/.cache/cgman):
+# the kernel tier on a pure cgroup v2 kernel, and the systemd tests with
+# systemd as PID 1 running cgman's own units.
+VM := $(PY) tests/vm/vm.py
+GUEST_PY := $(abspath $(PY))
+
+test-vm: compile
+	CGMAN_REQUIRE_KERNEL=1 $(VM) run --env CGMAN_REQUIRE_KERNEL -- \
+	    $(GUEST_PY) -m pytest tests/kernel -m "not systemd" -p no:cacheprovider
+
+test-vm-systemd: compile
+	CGMAN_REQUIRE_KERNEL=1 $(VM) run --systemd --env CGMAN_REQUIRE_KERNEL \
+	    --unit systemd/cgman.slice --unit systemd/cgman-groups.service -- \
+	    $(GUEST_PY) -m pytest tests/kernel -m systemd -p no:cacheprovider
 
 # cgman against libcgroup's cgconfigparser, in the same run (installs cgroup-tools).
 bench: compile

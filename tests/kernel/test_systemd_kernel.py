@@ -1,0 +1,169 @@
+"""systemd as PID 1: cgman's groups live below the delegated cgman-groups.service, nowhere else.
+
+Runs in the systemd guest (`make test-vm-systemd`), which boots with the
+project's own systemd/cgman.slice and systemd/cgman-groups.service installed
+and started, as DESIGN.md §3 describes; elsewhere it is skipped, saying so.
+Each test uses a unique top group below the delegated cgroup and removes it
+however the test ends; it never touches the keep-alive process's anchor.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import subprocess
+import time
+from pathlib import Path
+from typing import Dict
+
+import pytest
+
+from cgmand import cli
+from conftest import mount_of
+
+pytestmark = pytest.mark.systemd
+UNIT = "cgman-groups.service"
+BASE = "/cgman.slice/cgman-groups.service"
+
+
+def systemctl(*args: str) -> str:
+    return subprocess.run(["systemctl", *args], capture_output=True, text=True, check=False).stdout.strip()
+
+
+class SystemdEnv:
+    def __init__(self, tmp: Path, capsys):
+        self.top = f"t{os.getpid()}{secrets.token_hex(3)}"
+        self.conf, self.run_root = tmp / "conf", tmp / "run"
+        self.conf.mkdir()
+        self.run_root.mkdir()
+        self.capsys = capsys
+        self.mount = mount_of("unified")
+
+    def config(self, groups: str) -> None:
+        """``groups``: [group."NAME"] tables, NAME relative to this test's top group."""
+        (self.conf / "10-test.toml").write_text(groups.replace('[group."', f'[group."{self.top}/'))
+
+    def cgman(self, *args: str):
+        self.capsys.readouterr()
+        code = cli.main(["--config-dir", str(self.conf), "--run-root", str(self.run_root), *args, "--json"])
+        out, err = self.capsys.readouterr()
+        return code, (json.loads(out) if out.strip() else None), err
+
+    def path(self, group: str = "", file: str = "") -> Path:
+        where = Path(self.mount + BASE) / self.top
+        where = where / group if group else where
+        return where / file if file else where
+
+    def cleanup(self) -> None:
+        top = self.path()
+        if top.is_dir():
+            for directory in sorted((p for p in top.rglob("*") if p.is_dir()), key=lambda p: -len(p.parts)) + [top]:
+                for attempt in range(50):
+                    try:
+                        directory.rmdir()
+                        break
+                    except FileNotFoundError:
+                        break
+                    except OSError:
+                        time.sleep(0.02)
+
+
+@pytest.fixture
+def senv(tmp_path, capsys):
+    if systemctl("show", "-P", "ActiveState", UNIT) != "active":
+        pytest.fail(f"{UNIT} is not active: the systemd guest starts it at boot (make test-vm-systemd)")
+    env = SystemdEnv(tmp_path, capsys)
+    try:
+        yield env
+    finally:
+        env.cleanup()
+        assert not env.path().exists(), "cleanup left the test's groups behind"
+
+
+def cgroup_tree(outside: str) -> Dict[str, str]:
+    """Every cgroup of the unified hierarchy not below ``outside``, with its subtree_control
+    and the files systemd-managed units would have (a write outside would show)."""
+    mount = mount_of("unified")
+    out = {}
+    for directory, subdirs, _files in os.walk(mount):
+        relative = directory[len(mount):] or "/"
+        if relative == outside or relative.startswith(outside + "/"):
+            subdirs[:] = []
+            continue
+        values = []
+        for name in ("cgroup.subtree_control", "cpu.weight", "memory.max", "pids.max"):
+            try:
+                values.append(open(os.path.join(directory, name)).read().strip())
+            except OSError:
+                values.append("-")
+        out[relative] = " | ".join(values)
+    return out
+
+
+WEB = '[group."web"]\ncpu.weight = 300\nmemory.max = "64M"\n[group."web/api"]\npids.max = 20\n'
+
+
+def test_the_host_model_finds_systemd_and_the_delegated_base(senv):
+    """check reports systemd as PID 1 and the base below cgman-groups.service's cgroup."""
+    senv.config(WEB)
+    code, data, err = senv.cgman("check")
+    assert code == 0, err
+    assert data["host"]["layout"] == "unified"
+    assert data["host"]["base"] == BASE
+    assert data["host"]["systemd"] == {"unit": UNIT, "control_group": BASE}
+
+
+def test_cgman_writes_only_below_the_delegated_cgroup(senv):
+    """apply creates the groups below the unit, with their values, and no cgroup outside it changes;
+    the unit's keep-alive process is moved to <base>/anchor so controllers can be enabled."""
+    senv.config(WEB)
+    before = cgroup_tree(BASE)
+    code, report, err = senv.cgman("apply")
+    assert code == 0, (report, err)
+    assert all(o["path"].startswith(BASE) for o in report["outcomes"]), report["outcomes"]
+    assert senv.path("web", "cpu.weight").read_text().strip() == "300"
+    assert senv.path("web", "memory.max").read_text().strip() == str(64 << 20)
+    assert senv.path("web/api", "pids.max").read_text().strip() == "20"
+    assert cgroup_tree(BASE) == before
+    base = Path(mount_of("unified") + BASE)
+    assert (base / "cgroup.procs").read_text() == ""  # no internal processes in the delegated cgroup
+    keepalive = systemctl("show", "-P", "MainPID", UNIT)
+    assert keepalive in (base / "anchor" / "cgroup.procs").read_text().split()
+    assert systemctl("show", "-P", "ActiveState", UNIT) == "active"
+    code, report, err = senv.cgman("plan", "--detailed-exitcode")
+    assert code == 0, report
+
+
+def test_removed_groups_go_and_the_unit_stays(senv):
+    """Removing the groups from the config removes their cgroups; the anchor and the unit stay."""
+    senv.config(WEB)
+    assert senv.cgman("apply")[0] == 0
+    senv.config("")
+    code, report, err = senv.cgman("apply")
+    assert code == 0, (report, err)
+    assert not senv.path("web").exists()
+    base = Path(mount_of("unified") + BASE)
+    assert (base / "anchor").is_dir() and systemctl("show", "-P", "ActiveState", UNIT) == "active"
+
+
+def test_without_the_unit_cgman_refuses_and_writes_nothing(senv):
+    """With cgman-groups.service stopped, apply exits 69 naming the unit, and no cgroup changes."""
+    senv.config(WEB)
+    systemctl("stop", UNIT)
+    try:
+        before = cgroup_tree("/nowhere")
+        code, data, err = senv.cgman("apply")
+        assert code == 69
+        assert f"systemd is PID 1 but {UNIT} is not running" in data["error"]["message"]
+        assert cgroup_tree("/nowhere") == before
+    finally:
+        systemctl("start", UNIT)
+    assert systemctl("show", "-P", "ActiveState", UNIT) == "active"
+
+
+def test_a_run_root_elsewhere_does_not_hide_systemd(senv, tmp_path):
+    """cgman's own state may live anywhere (--run-root); systemd is still detected from /proc."""
+    senv.config(WEB)
+    code, data, err = senv.cgman("check")
+    assert code == 0 and data["host"]["systemd"] is not None and not (senv.run_root / "systemd").exists()
