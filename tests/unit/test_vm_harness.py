@@ -1,0 +1,84 @@
+"""tests/vm/vm.py's pure parts: the initramfs archive, module load order, QEMU quoting, refusals.
+
+(Booting guests is what `make test-vm` does; this tier checks the pieces that
+must be right for a boot to work at all.)
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+import sys
+
+import pytest
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), os.pardir, "vm"))
+import vm  # noqa: E402
+
+
+def read_newc(data: bytes):
+    """(name, mode, body) of each member of a newc cpio archive, checking its layout."""
+    out, at = [], 0
+    while True:
+        assert data[at:at + 6] == b"070701" and at % 4 == 0
+        fields = [int(data[at + 6 + 8 * i:at + 14 + 8 * i], 16) for i in range(13)]
+        mode, size, namesize = fields[1], fields[6], fields[11]
+        name = data[at + 110:at + 110 + namesize - 1].decode()
+        assert data[at + 110 + namesize - 1] == 0
+        at += 110 + namesize
+        at += -at % 4
+        body = data[at:at + size]
+        at += size
+        at += -at % 4
+        if name == "TRAILER!!!":
+            assert at == len(data)
+            return out
+        out.append((name, mode, body))
+
+
+def test_cpio_members_round_trip_with_newc_alignment():
+    """Directories and files of odd sizes come back whole, in order, 4-byte aligned."""
+    entries = [("bin", stat.S_IFDIR | 0o755, None), ("bin/busybox", stat.S_IFREG | 0o755, b"x" * 5),
+               ("init", stat.S_IFREG | 0o755, b"#!/bin/sh\n"), ("empty", stat.S_IFREG | 0o644, b"")]
+    assert read_newc(vm.cpio(entries)) == [(n, m, b"" if d is None else d) for n, m, d in entries]
+
+
+def test_modules_load_after_what_they_depend_on():
+    """9p needs 9pnet and netfs, 9pnet_virtio needs 9pnet: each comes after its dependencies, once."""
+    depends = {"9p": ["9pnet", "netfs"], "9pnet_virtio": ["9pnet", "virtio_ring"], "9pnet": [],
+               "netfs": ["fscache"], "fscache": [], "virtio_ring": [], "overlay": []}
+    order = vm.load_order(depends, ["9pnet_virtio", "9p", "overlay"])
+    assert order == ["9pnet", "virtio_ring", "9pnet_virtio", "fscache", "netfs", "9p", "overlay"]
+    with pytest.raises(vm.Trouble, match="module nosuch is not in the kernel's modules"):
+        vm.load_order(depends, ["nosuch"])
+
+
+def test_a_modules_dependencies_come_from_its_modinfo():
+    module = b"\x7fELF...\0license=GPL\0depends=9pnet,netfs\0intree=Y\0name=9p\0"
+    assert vm.modinfo_depends(module) == ["9pnet", "netfs"]
+    assert vm.modinfo_depends(b"\0depends=\0name=overlay\0") == []
+    assert vm.modinfo_depends(b"\0name=virtio\0") == []
+
+
+def test_qemu_option_values_double_their_commas():
+    assert vm._qemu_value("/tmp/a,b/c") == "/tmp/a,,b/c"
+
+
+def test_a_kernel_image_without_xz_is_refused():
+    with pytest.raises(vm.Trouble, match="no xz stream"):
+        vm._unpack_bzimage(b"MZ not a Debian kernel")
+
+
+def test_missing_tools_without_root_are_named(monkeypatch):
+    """Without QEMU and not root, the harness says what to install instead of failing later."""
+    monkeypatch.setattr(vm.shutil, "which", lambda name: None)
+    monkeypatch.setattr(vm.os, "geteuid", lambda: 1000)
+    with pytest.raises(vm.Trouble, match="missing qemu-system-x86 busybox-static: install them"):
+        vm.ensure_tools()
+
+
+def test_the_kernel_cache_lives_outside_the_repository(monkeypatch, tmp_path):
+    monkeypatch.delenv("CGMAN_VM_KERNEL", raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    assert vm.kernel_cache() == tmp_path / "cgman" / "vm-kernel"
+    assert not str(vm.kernel_cache()).startswith(str(vm.PROJECT))
