@@ -336,6 +336,8 @@ def run(command: List[str], systemd: bool = False, units: Optional[List[Path]] =
         _units(control, systemd, units or [])
         accel = _accel()
         cpu = os.environ.get("CGMAN_VM_CPU") or ("host" if accel == "kvm" else "max")
+        say(f"booting Linux {kern['release']} ({accel}{', systemd as PID 1' if systemd else ''}): "
+            + " ".join(command))
         append = KERNEL_ARGS + (" systemd.unit=cgman-vm.target systemd.show_status=0" if systemd else "")
         # The output port writes into a FIFO that a thread copies to stdout. (A stdio
         # chardev with stdin at EOF, as in CI, makes QEMU close the port: writes hang.)
