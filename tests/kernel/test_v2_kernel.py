@@ -185,3 +185,13 @@ def test_populated_state_and_bottom_up_removal(kenv):
     removed = [o["path"] for o in report["outcomes"] if o["verb"] == "rmdir" and o["status"] == "ok"]
     assert removed[:3] == [f"{kenv.prefix}/a/b/c", f"{kenv.prefix}/a/b", f"{kenv.prefix}/a"]
     assert not kenv.path("unified", "a").exists()
+
+
+def test_hugetlb_limits_per_page_size(kenv):
+    """hugetlb.<size>.max, named by page size, reads back rounded to whole huge pages."""
+    kenv.config('[group."huge"]\n"hugetlb.2MB.max" = "5M"\n')
+    code, report = kenv.cgman_json("apply")
+    assert code == 0, report
+    assert kenv.read("unified", "huge", "hugetlb.2MB.max") == str(4 << 20)  # two 2 MiB pages
+    assert "hugetlb" in subtree(kenv, "")
+    assert kenv.cgman("plan", "--detailed-exitcode")[0] == 0
