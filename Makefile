@@ -65,14 +65,17 @@ test-kernel: $(VENV)/.installed
 VM := $(PY) tests/vm/vm.py
 GUEST_PY := $(abspath $(PY))
 
+# A hung test dumps its stack after 300 s; a hung guest is stopped after 900 s.
+GUEST_PYTEST := $(GUEST_PY) -m pytest -p no:cacheprovider -o faulthandler_timeout=300
+
 test-vm: compile
-	CGMAN_REQUIRE_KERNEL=1 $(VM) run --env CGMAN_REQUIRE_KERNEL -- \
-	    $(GUEST_PY) -m pytest tests/kernel -m "not systemd" -p no:cacheprovider
+	CGMAN_REQUIRE_KERNEL=1 $(VM) run --timeout 900 --env CGMAN_REQUIRE_KERNEL -- \
+	    $(GUEST_PYTEST) tests/kernel -m "not systemd"
 
 test-vm-systemd: compile
-	CGMAN_REQUIRE_KERNEL=1 $(VM) run --systemd --env CGMAN_REQUIRE_KERNEL \
+	CGMAN_REQUIRE_KERNEL=1 $(VM) run --timeout 900 --systemd --env CGMAN_REQUIRE_KERNEL \
 	    --unit systemd/cgman.slice --unit systemd/cgman-groups.service -- \
-	    $(GUEST_PY) -m pytest tests/kernel -m systemd -p no:cacheprovider
+	    $(GUEST_PYTEST) tests/kernel -m systemd
 
 # cgman against libcgroup's cgconfigparser, in the same run (installs cgroup-tools).
 bench: compile

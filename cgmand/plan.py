@@ -299,7 +299,9 @@ class _Builder:
         if add:
             # The root is exempt from the no-internal-process rule; an evacuated
             # base is emptied by the step before (which reports what stayed).
-            guard = None if node.path == "/" or node.evacuate else Guard(NO_PROCESSES)
+            # Threaded controllers (cpu, pids, ...) may be enabled in a populated cgroup.
+            domain = set(add) - self.flavour.threaded
+            guard = None if node.path == "/" or node.evacuate or not domain else Guard(NO_PROCESSES)
             made = self.add(self.pass_a, ENABLE, node, texts=(" ".join("+" + c for c in add),),
                             after=deps, guard=guard, old=" ".join(sorted(have)), new=" ".join(sorted(wanted)))
             self.enable[node.path] = made.id

@@ -29,14 +29,19 @@ from collections import namedtuple
 #   memory_usage: str -- current memory use, in bytes
 #   populated_file: str -- where "is anything still running in this subtree" can be
 #       read in one file; "" when the version has none (v1: walk cgroup.procs)
+#   threaded: FrozenSet[str] -- v2 controllers that may be enabled in a cgroup holding
+#       processes: the no-internal-process rule binds domain controllers only
+#       (cgroup-v2.rst "Threads"; cgroup_vet_subtree_control_enable() refuses
+#       only those with EBUSY). Measured on 6.1: "+cpu" is accepted in a
+#       populated cgroup, "+memory" is refused.
 Flavour = namedtuple("Flavour", "version subtree_control constrains_children fills_cpuset task_files "
-                                "memory_limit memory_usage populated_file")
+                                "memory_limit memory_usage populated_file threaded")
 
 
 V1 = Flavour(1, False, True, True, ("tasks", "cgroup.procs"), "memory.limit_in_bytes",
-             "memory.usage_in_bytes", "")
+             "memory.usage_in_bytes", "", frozenset())
 V2 = Flavour(2, True, False, False, ("cgroup.procs", "cgroup.threads"), "memory.max",
-             "memory.current", "cgroup.events")
+             "memory.current", "cgroup.events", frozenset({"cpu", "cpuset", "perf_event", "pids"}))
 
 
 def flavour_of(version: int) -> Flavour:

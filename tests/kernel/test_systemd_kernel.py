@@ -71,6 +71,7 @@ class SystemdEnv:
 
 @pytest.fixture
 def senv(tmp_path, capsys):
+    assert os.environ.get("CGMAN_VM_GUEST") == "1", "these tests stop cgman's unit: guest only"
     if systemctl("show", "-P", "ActiveState", UNIT) != "active":
         pytest.fail(f"{UNIT} is not active: the systemd guest starts it at boot (make test-vm-systemd)")
     env = SystemdEnv(tmp_path, capsys)
@@ -81,24 +82,35 @@ def senv(tmp_path, capsys):
         assert not env.path().exists(), "cleanup left the test's groups behind"
 
 
-def cgroup_tree(outside: str) -> Dict[str, str]:
-    """Every cgroup of the unified hierarchy not below ``outside``, with its subtree_control
-    and the files systemd-managed units would have (a write outside would show)."""
+def cgroup_tree(inside: str) -> Dict[str, str]:
+    """The value of every writable file of every cgroup not below ``inside``, and of ``inside``
+    itself except what cgman may write there (its subtree_control, and the processes it moves to
+    the anchor). Process membership (cgroup.procs, cgroup.threads) is left out everywhere:
+    systemd's own units start and stop processes."""
     mount = mount_of("unified")
     out = {}
-    for directory, subdirs, _files in os.walk(mount):
+    for directory, subdirs, files in os.walk(mount):
         relative = directory[len(mount):] or "/"
-        if relative == outside or relative.startswith(outside + "/"):
+        if relative.startswith(inside + "/"):
             subdirs[:] = []
             continue
-        values = []
-        for name in ("cgroup.subtree_control", "cpu.weight", "memory.max", "pids.max"):
+        for name in files:
+            if name in ("cgroup.procs", "cgroup.threads") or (
+                    relative == inside and name == "cgroup.subtree_control"):
+                continue
+            path = os.path.join(directory, name)
+            if not os.stat(path).st_mode & 0o200:
+                continue
             try:
-                values.append(open(os.path.join(directory, name)).read().strip())
+                with open(path) as handle:
+                    out[f"{relative}/{name}"] = handle.read()
             except OSError:
-                values.append("-")
-        out[relative] = " | ".join(values)
+                out[f"{relative}/{name}"] = "(unreadable)"  # write-only files: cgroup.kill, ...
     return out
+
+
+def below(path: str, base: str = BASE) -> bool:
+    return path == base or path.startswith(base + "/")
 
 
 WEB = '[group."web"]\ncpu.weight = 300\nmemory.max = "64M"\n[group."web/api"]\npids.max = 20\n'
@@ -121,7 +133,7 @@ def test_cgman_writes_only_below_the_delegated_cgroup(senv):
     before = cgroup_tree(BASE)
     code, report, err = senv.cgman("apply")
     assert code == 0, (report, err)
-    assert all(o["path"].startswith(BASE) for o in report["outcomes"]), report["outcomes"]
+    assert all(below(o["path"]) for o in report["outcomes"]), report["outcomes"]
     assert senv.path("web", "cpu.weight").read_text().strip() == "300"
     assert senv.path("web", "memory.max").read_text().strip() == str(64 << 20)
     assert senv.path("web/api", "pids.max").read_text().strip() == "20"
@@ -167,3 +179,36 @@ def test_a_run_root_elsewhere_does_not_hide_systemd(senv, tmp_path):
     senv.config(WEB)
     code, data, err = senv.cgman("check")
     assert code == 0 and data["host"]["systemd"] is not None and not (senv.run_root / "systemd").exists()
+
+
+def test_systemd_leaves_the_delegated_tree_alone(senv):
+    """After apply, a daemon-reload and a property change on cgman.slice (systemd rewriting its own
+    cgroups) leave cgman's groups exactly as configured: the next plan is empty."""
+    senv.config(WEB)
+    assert senv.cgman("apply")[0] == 0
+    systemctl("daemon-reload")
+    systemctl("set-property", "--runtime", "cgman.slice", "CPUWeight=50")
+    try:
+        assert systemctl("show", "-P", "CPUWeight", "cgman.slice") == "50"
+        code, report, err = senv.cgman("plan", "--detailed-exitcode")
+        assert code == 0, report
+        assert senv.path("web", "cpu.weight").read_text().strip() == "300"
+    finally:
+        systemctl("set-property", "--runtime", "cgman.slice", "CPUWeight=")
+
+
+def test_limits_bite_below_the_delegation(senv):
+    """pids.max set by cgman below the delegated unit stops forks of a process placed there."""
+    senv.config('[group."p"]\npids.max = 3\n')
+    assert senv.cgman("apply")[0] == 0
+    procs = senv.path("p", "cgroup.procs")
+    code = ("import os, time\nmade = 0\nfor _ in range(6):\n    try:\n        pid = os.fork()\n"
+            "    except BlockingIOError:\n        continue\n    if pid == 0:\n"
+            "        time.sleep(1)\n        os._exit(0)\n    made += 1\nprint(made)\n")
+    done = subprocess.run(["sh", "-c", f'echo $$ > {procs}; exec python3 -c "$0"', code],
+                          capture_output=True, text=True, timeout=120)
+    assert done.stdout.split() == ["2"], done  # the parent is the third task
+    assert "max 4" in senv.path("p", "pids.events").read_text()
+    deadline = time.time() + 20
+    while "populated 1" in senv.path("p", "cgroup.events").read_text() and time.time() < deadline:
+        time.sleep(0.05)

@@ -117,10 +117,11 @@ def test_cold_v2_plan_order_and_dependencies():
 
 
 def test_cold_v2_plan_guards_enables_except_at_the_root():
-    """The root is exempt from no-internal-processes; every other enable checks for processes first."""
+    """The root is exempt from no-internal-processes; an enable with a domain controller (memory)
+    checks for processes first; one of threaded controllers only (cpu, cpuset) needs not."""
     plan = make(v2_web(), observed(exists("unified", "/", subtree={"memory"})), {})
     guards = {a.path: a.guard for a in plan.actions if a.verb == ENABLE}
-    assert guards == {"/": None, "/cgman": Guard(NO_PROCESSES), "/cgman/web": Guard(NO_PROCESSES)}
+    assert guards == {"/": None, "/cgman": Guard(NO_PROCESSES), "/cgman/web": None}
     assert all(a.guard is None for a in plan.actions if a.verb != ENABLE)
 
 
@@ -635,7 +636,7 @@ def test_add_policy_ancestors_are_never_trimmed():
         (ENABLE, "unified", "/", None, ("+pids",), ()),
         (ENABLE, "unified", "/a", None, ("+pids",), (0,)),
     ]
-    assert [a.guard for a in plan.actions] == [None, Guard(NO_PROCESSES)]
+    assert [a.guard for a in plan.actions] == [None, None]  # pids is threaded: no process check
 
 
 # --- systemd: cgroups cgman may not create -------------------------------------------------

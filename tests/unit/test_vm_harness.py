@@ -82,3 +82,79 @@ def test_the_kernel_cache_lives_outside_the_repository(monkeypatch, tmp_path):
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
     assert vm.kernel_cache() == tmp_path / "cgman" / "vm-kernel"
     assert not str(vm.kernel_cache()).startswith(str(vm.PROJECT))
+
+
+FAKE_QEMU = r'''#!/usr/bin/env python3
+# Stands in for qemu-system-x86_64: finds the output FIFO, the console log and the control
+# share in its arguments, and behaves as $FAKE_QEMU says.
+import os, sys, time
+args = sys.argv[1:]
+def value(prefix):
+    arg = next(a for a in args if a.startswith(prefix) or ("," + prefix) in a)
+    part = arg.replace(",,", "\0").split(prefix, 1)[1].split(",")[0]
+    return part.replace("\0", ",")
+out, console = value("id=out,path="), value("id=console,path=")
+control = next(a for a in args if "mount_tag=vmctl" in a).replace(",,", "\0").split("path=")[1].split(",")[0]
+mode = os.environ["FAKE_QEMU"]
+with open(console, "w") as log:
+    log.write("booting\n" + ("WARNING: CPU: 1 PID: 9 at mm/oops.c:1\n" if mode == "warn" else "") + "the end\n")
+if mode == "hang":
+    time.sleep(60)
+if mode in ("ok", "warn"):
+    with open(out, "w") as fifo:
+        fifo.write("hello from the guest\n")
+    open(os.path.join(control.replace("\0", ","), "rc"), "w").write("7\n" if mode == "ok" else "0\n")
+sys.exit(0 if mode != "crash" else 1)
+'''
+
+
+@pytest.fixture(name="fake_guest")
+def _fake_guest(tmp_path, monkeypatch):
+    """A fake QEMU on PATH and a fake kernel cache, so run()'s plumbing is tested without a boot."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    qemu = bin_dir / "qemu-system-x86_64"
+    qemu.write_text(FAKE_QEMU)
+    qemu.chmod(0o755)
+    busybox = bin_dir / "busybox"
+    busybox.write_bytes(b"\x7fELF static")
+    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
+    cache = tmp_path / "kernel"
+    modules = cache / "lib/modules/6.1/kernel/fs"
+    modules.mkdir(parents=True)
+    for name in vm.MODULES:
+        (modules / f"{name}.ko").write_bytes(b"\0depends=\0name=" + name.encode() + b"\0")
+    (cache / "boot").mkdir()
+    (cache / "boot/vmlinux-6.1").write_bytes(b"\x7fELF")
+    (cache / "kernel.json").write_text('{"release": "6.1", "vmlinux": "boot/vmlinux-6.1", '
+                                       '"modules": "lib/modules/6.1"}')
+    monkeypatch.setenv("CGMAN_VM_KERNEL", str(cache))
+    monkeypatch.setattr(vm, "ensure_tools", lambda: None)
+    return monkeypatch
+
+
+def test_the_commands_output_streams_back_and_its_status_is_returned(fake_guest, capfd, tmp_path):
+    fake_guest.setenv("FAKE_QEMU", "ok")
+    assert vm.run(["true"], share=tmp_path, timeout=30) == 7
+    out, err = capfd.readouterr()
+    assert out == "hello from the guest\n"
+    assert "guest console kept in" in err  # a failing status keeps the console for a post-mortem
+
+
+def test_a_guest_that_never_reports_a_status_is_125_with_its_console(fake_guest, capfd, tmp_path):
+    fake_guest.setenv("FAKE_QEMU", "crash")
+    assert vm.run(["true"], share=tmp_path, timeout=30) == 125
+    err = capfd.readouterr().err
+    assert "the guest reported no exit status (qemu exit 1)" in err and "the end" in err
+
+
+def test_a_guest_that_hangs_is_stopped_at_the_timeout_with_124(fake_guest, capfd, tmp_path):
+    fake_guest.setenv("FAKE_QEMU", "hang")
+    assert vm.run(["true"], share=tmp_path, timeout=1) == 124
+    assert "did not finish within 1 s" in capfd.readouterr().err
+
+
+def test_kernel_warnings_in_the_guest_are_shown(fake_guest, capfd, tmp_path):
+    fake_guest.setenv("FAKE_QEMU", "warn")
+    assert vm.run(["true"], share=tmp_path, timeout=30) == 0
+    assert "the guest kernel complained:\nWARNING: CPU: 1 PID: 9 at mm/oops.c:1" in capfd.readouterr().err

@@ -26,11 +26,13 @@ the project uses it.
 from __future__ import annotations
 
 import argparse
+import fcntl
 import json
 import lzma
 import os
 import shlex
 import shutil
+import signal
 import stat
 import subprocess
 import sys
@@ -48,7 +50,9 @@ MODULES = ("virtio_pci", "virtio_blk", "virtio_console", "9pnet_virtio", "9p", "
 # Driver directories a QEMU guest uses; the rest of drivers/ (GPUs, NICs, sound,
 # USB...) is dropped from the cache: ~170 MB instead of ~470 MB.
 KEEP_DRIVERS = {"virtio", "block", "char", "md"}
-KERNEL_ARGS = "console=ttyS0 panic=-1 quiet loglevel=4 cgroup_no_v1=all systemd.unified_cgroup_hierarchy=1"
+# loglevel=5: kernel warnings reach the console log (a file), which vm.py scans.
+KERNEL_ARGS = "console=ttyS0 panic=-1 quiet loglevel=5 cgroup_no_v1=all systemd.unified_cgroup_hierarchy=1"
+ALARMS = ("WARNING:", "BUG:", "Oops", "general protection fault", "Kernel panic")
 PASS_ENV = ("PATH", "HOME", "LANG", "TERM")
 
 
@@ -116,8 +120,8 @@ def _kernel_package() -> str:
                 return words[1]
         if attempt == 0:
             subprocess.run(["apt-get", "update", "-qq"], capture_output=True)
-    raise Trouble("cannot resolve linux-image-amd64 to a kernel package (apt-cache depends); "
-                  "is this a Debian/Ubuntu machine with its package lists?")
+    raise Trouble("cannot resolve linux-image-amd64 to a kernel package (apt-cache depends): "
+                  "this harness boots Debian's stock kernel, from a Debian machine's package lists")
 
 
 def fetch_kernel(dest: Path) -> Dict[str, str]:
@@ -134,8 +138,11 @@ def fetch_kernel(dest: Path) -> Dict[str, str]:
         if done.returncode != 0 or not debs:
             raise Trouble(f"apt-get download {package} failed: {done.stderr.strip()[-1000:]}")
         tree = Path(work) / "tree"
-        subprocess.run(["dpkg", "-x", str(debs[0]), str(tree)], check=True)
-        vmlinuz = next((tree / "boot").glob("vmlinuz-*"))
+        done = subprocess.run(["dpkg", "-x", str(debs[0]), str(tree)], capture_output=True, text=True)
+        images = sorted((tree / "boot").glob("vmlinuz-*")) if done.returncode == 0 else []
+        if not images:
+            raise Trouble(f"unpacking {debs[0].name} gave no boot/vmlinuz-*: {done.stderr.strip()[-500:]}")
+        vmlinuz = images[0]
         release = vmlinuz.name[len("vmlinuz-"):]
         drivers = tree / "lib" / "modules" / release / "kernel" / "drivers"
         for entry in drivers.iterdir():
@@ -171,7 +178,11 @@ def kernel(fetch: bool = True) -> Dict[str, Path]:
     if not info_file.exists():
         if not fetch:
             raise Trouble(f"no kernel in {dest}: run tests/vm/vm.py kernel")
-        fetch_kernel(dest)
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        with open(dest.parent / "vm-kernel.lock", "w") as lock:  # one fetch at a time
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            if not info_file.exists():
+                fetch_kernel(dest)
     info = json.loads(info_file.read_text())
     return {"vmlinux": dest / info["vmlinux"], "modules": dest / info["modules"], "release": info["release"]}
 
@@ -295,15 +306,18 @@ def _units(control: Path, systemd: bool, units: List[Path]) -> None:
         shutil.copy(unit, directory / unit.name)
     # basic.target and the given units, not multi-user.target: the host's enabled
     # services (databases, gettys) would start in the guest otherwise.
+    # A boot that never reaches the target powers off instead of hanging until the
+    # host's timeout; a test's OOM kill must not stop the command's unit.
     (directory / "cgman-vm.target").write_text(
         "[Unit]\nDescription=cgman test guest\nRequires=basic.target\n"
-        f"Wants=cgman-vm.service {' '.join(names)}\nAfter=basic.target\nAllowIsolate=yes\n")
+        f"Wants=cgman-vm.service {' '.join(names)}\nAfter=basic.target\nAllowIsolate=yes\n"
+        "JobTimeoutSec=300\nJobTimeoutAction=poweroff-force\n")
     (directory / "cgman-vm.service").write_text(
         "[Unit]\nDescription=cgman test guest: the command\n"
-        f"After=basic.target {' '.join(names)}\n"
+        f"After=basic.target {' '.join(names)}\nOnFailure=poweroff.target\n"
         "[Service]\nType=exec\nExecStart=/bin/bash /run/vmctl/wrapper\n"
         "ExecStopPost=/bin/systemctl poweroff --force --no-block\n"
-        "TimeoutStartSec=infinity\nDelegate=yes\n")
+        "TimeoutStartSec=infinity\nDelegate=yes\nOOMPolicy=continue\n")
 
 
 def run(command: List[str], systemd: bool = False, units: Optional[List[Path]] = None,
@@ -319,7 +333,8 @@ def run(command: List[str], systemd: bool = False, units: Optional[List[Path]] =
         control.mkdir()
         (control / "vm.conf").write_text(
             f"VM_MODE={'systemd' if systemd else 'exec'}\nVM_SHARE={shlex.quote(str(share))}\n")
-        cwd = Path.cwd() if str(Path.cwd()).startswith(str(share)) else share
+        here = Path.cwd().resolve()
+        cwd = here if here == share or share in here.parents else share
         exports = [f"export {name}={shlex.quote(os.environ[name])}"
                    for name in list(PASS_ENV) + list(env_names or []) if name in os.environ]
         (control / "runner").write_text("\n".join(
@@ -369,12 +384,20 @@ def run(command: List[str], systemd: bool = False, units: Optional[List[Path]] =
             qemu = None
         _release(fifo)
         copier.join(timeout=10)
+        log = (tmp / "console.log").read_text(errors="replace").splitlines()
+        alarms = [line for line in log if any(alarm in line for alarm in ALARMS)]
+        if alarms:
+            say("the guest kernel complained:\n" + "\n".join(alarms[:20]))
+        rc_file = control / "rc"
+        status = int(rc_file.read_text()) if rc_file.exists() and rc_file.read_text().strip().isdigit() else None
+        if console is None and status != 0:  # a failed run keeps its console for a post-mortem
+            console = Path(tempfile.gettempdir()) / f"cgman-vm-console-{os.getpid()}.log"
         if console is not None:
             shutil.copy(tmp / "console.log", console)
-        rc_file = control / "rc"
-        if rc_file.exists() and rc_file.read_text().strip().isdigit():
-            return int(rc_file.read_text())
-        log = (tmp / "console.log").read_text(errors="replace").splitlines()
+            if status != 0:
+                say(f"guest console kept in {console}")
+        if status is not None:
+            return status
         if qemu is None:
             say(f"the guest did not finish within {timeout:.0f} s; its console ended with:")
         else:
@@ -402,7 +425,15 @@ def _release(fifo: Path) -> None:
 # --- command line --------------------------------------------------------------------
 
 
+def _exit_on(signum, _frame) -> None:
+    # subprocess.run kills its child on any exception: a cancelled CI job must not
+    # leave a TCG guest spinning with the project mounted read-write.
+    raise SystemExit(128 + signum)
+
+
 def main(argv: Optional[List[str]] = None) -> int:
+    for signum in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, _exit_on)
     parser = argparse.ArgumentParser(prog="vm.py", description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="what", required=True)
     sub.add_parser("kernel", help="fetch Debian's kernel into the cache unless it is there")
