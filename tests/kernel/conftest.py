@@ -94,6 +94,15 @@ class KernelEnv:
             if proc.poll() is None:
                 proc.kill()
                 proc.wait()
+        # Anything a test's process forked lives below the prefix too: on cgroup v2
+        # (5.14+) cgroup.kill ends the whole subtree, and only this test's processes.
+        unified = mount_of("unified")
+        top = Path(f"{unified}{self.prefix}") if unified else None
+        if top is not None and (top / "cgroup.kill").exists():
+            (top / "cgroup.kill").write_text("1")
+            deadline = time.time() + 10
+            while "populated 1" in (top / "cgroup.events").read_text() and time.time() < deadline:
+                time.sleep(0.02)
         for mount in MOUNTS:
             top = Path(mount + self.prefix)
             if not top.is_dir():

@@ -270,7 +270,6 @@ def test_keys_removed_from_the_config_go_back_to_the_kernel_defaults(kenv):
         assert code == 0, report
         assert not kenv.path("pids", "web").exists()
     assert kenv.cgman("plan", "--detailed-exitcode")[0] == 0
-    assert kenv.cgman("plan", "--detailed-exitcode")[0] == 0
 
 
 def test_perm_sets_owner_and_modes_like_cgconfig(kenv):
