@@ -38,18 +38,26 @@ def _emit(args: Any, text: Any, data: Any) -> None:
         print(text() if callable(text) else text)
 
 
-def load(roots: Roots, managed: Optional[dict] = None,
-         journal: Optional[list] = None) -> Tuple[DesiredState, Host, Layout]:
-    """Config, host model and layout (with resets of the ``managed`` files whose
-    keys left the config); raises ConfigErrors (78) or HostError (69).
-    ``journal`` gets the kernel files host detection read."""
+def load_config(roots: Roots) -> DesiredState:
+    """The configuration (from the cache when unchanged); raises ConfigErrors (78)."""
     from cgmand import configcache
-    from cgmand.hierarchy import layout
-    from cgmand.kernel import hostinfo
 
     desired = configcache.load(roots.config_dir, os.path.join(roots.run_root, "cgman"))
     logger().info("config_loaded", source=roots.config_dir, groups=len(desired.groups),
                   files=len(desired.sources))
+    return desired
+
+
+def load(roots: Roots, managed: Optional[dict] = None, journal: Optional[list] = None,
+         desired: Optional[DesiredState] = None) -> Tuple[DesiredState, Host, Layout]:
+    """Config (or ``desired``), host model and layout (with resets of the
+    ``managed`` files whose keys left the config); raises ConfigErrors (78) or
+    HostError (69). ``journal`` gets the kernel files host detection read."""
+    from cgmand.hierarchy import layout
+    from cgmand.kernel import hostinfo
+
+    if desired is None:
+        desired = load_config(roots)
     host = hostinfo.detect(desired.manager, roots, journal)
     logger().info("host_detected", layout=host.layout, base=host.base)
     return desired, host, layout.build(desired, host, managed)
@@ -62,16 +70,20 @@ def load(roots: Roots, managed: Optional[dict] = None,
 Planned = namedtuple("Planned", "desired host layout plan fss record facts pruned started")
 
 
-def make_plan(roots: Roots, force: bool, applying: bool = False) -> Planned:
+def make_plan(roots: Roots, force: bool, applying: bool = False,
+              desired: Optional[DesiredState] = None) -> Planned:
     """The full pipeline. Saves a snapshot when the kernel is already in sync.
-    ``applying``: leave removals to the kernel's own refusal (reconcile.check)."""
+    ``applying``: leave removals to the kernel's own refusal (reconcile.check).
+    ``desired``: plan for this state instead of the files (the daemon's last
+    good configuration while the files are invalid); no snapshot is then kept,
+    since it would vouch for files it did not come from."""
     from cgmand import plan as planner, reconcile
     from cgmand.kernel import record
 
-    started = snapshot.key(roots)
+    started = snapshot.key(roots) if desired is None else None
     rec = record.load(roots.run_root)
     facts: list = []
-    desired, host, laid = load(roots, rec.managed, facts)
+    desired, host, laid = load(roots, rec.managed, facts, desired)
     fss = reconcile.filesystems(host)
     observed = reconcile.observe(laid, rec.created, fss, facts)
     pruned = record.forget_vanished(rec.created, reconcile.vanished(rec.created, observed, fss))
@@ -168,18 +180,37 @@ def apply(args: Any, roots: Roots) -> int:
     if args.dry_run:
         _show_plan(args, roots, dry_run=True)
         return ExitCode.OK
+    done = reconcile_once(roots, args.force)
+    for warning in done.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    if done.known is not None:
+        _emit(args, done.known["apply_text"], done.known["apply_json"])
+        return ExitCode.OK
+    from cgmand import render
+
+    report, host = done.report, done.host
+    _emit(args, lambda: render.report_text(report, args.verbose > 0), lambda: render.report_json(report, host))
+    return ExitCode.FAILED if report.failed else ExitCode.OK
+
+
+# What one reconcile did: the Report (None when the snapshot showed the kernel in
+# sync: then ``known`` holds the stored outputs), the host, the desired state
+# planned for (None on the fast path) and the host's warnings.
+Reconciled = namedtuple("Reconciled", "report host desired known warnings")
+
+
+def reconcile_once(roots: Roots, force: bool = False, desired: Optional[DesiredState] = None) -> Reconciled:
+    """Make the kernel match the files (or ``desired``), under the apply lock: `cgman
+    apply`, and each of the daemon's reconciles. Raises ConfigErrors, HostError."""
     from cgmand.kernel import record
 
     with record.locked(roots.run_root):
-        known = _verified(roots)
+        known = _verified(roots) if desired is None else None
         if known is not None:
-            for warning in known["warnings"]:
-                print(f"warning: {warning}", file=sys.stderr)
-            _emit(args, known["apply_text"], known["apply_json"])
-            return ExitCode.OK
-        from cgmand import plan as planner, reconcile, render
+            return Reconciled(None, None, None, known, list(known["warnings"]))
+        from cgmand import plan as planner, reconcile
 
-        planned = make_plan(roots, args.force, applying=True)
+        planned = make_plan(roots, force, applying=True, desired=desired)
         made, host, rec = planned.plan, planned.host, planned.record
         before = {key: set(paths) for key, paths in rec.created.items()}
         done: list = []
@@ -203,10 +234,7 @@ def apply(args: Any, roots: Roots) -> int:
                     planned.started, wrote_record)):
                 snapshot.forget(roots)
     logger().info("reconcile_finished", **report.counts())
-    for warning in made.warnings:
-        print(f"warning: {warning}", file=sys.stderr)
-    _emit(args, lambda: render.report_text(report, args.verbose > 0), lambda: render.report_json(report, host))
-    return ExitCode.FAILED if report.failed else ExitCode.OK
+    return Reconciled(report, host, planned.desired, None, list(made.warnings))
 
 
 def show_status(args: Any, roots: Roots) -> int:
