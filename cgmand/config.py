@@ -33,7 +33,8 @@ from cgmand.values import ValueProblem, show
 
 
 TOP_LEVEL = ("group", "manager")
-MANAGER_KEYS = ("root", "systemd_unit")
+MANAGER_KEYS = ("root", "systemd_unit", "drift_interval", "log_format")
+LOG_FORMATS = ("auto", "console", "logfmt", "json")
 PERM_KEYS = {"admin": ("uid", "gid", "dperm", "fperm"), "task": ("uid", "gid", "fperm")}
 
 
@@ -154,6 +155,14 @@ def _parse_manager(table: Any, fragment: Fragment) -> None:
                 if not isinstance(value, str) or not re.fullmatch(r"[A-Za-z0-9:_.@\\-]+\.service", value):
                     raise ValueError('expected a service unit name such as "cgman-groups.service"')
                 fragment.manager["systemd_unit"] = value
+            elif key == "drift_interval":
+                if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 86400:
+                    raise ValueError("expected seconds between drift checks, from 0 (never) to 86400")
+                fragment.manager["drift_interval"] = float(value)
+            elif key == "log_format":
+                if value not in LOG_FORMATS:
+                    raise ValueError(f"expected one of {', '.join(LOG_FORMATS)}")
+                fragment.manager["log_format"] = value
             else:
                 fragment.errors.append(_unknown(key, MANAGER_KEYS, fragment.source, path, "key"))
         except ValueError as err:

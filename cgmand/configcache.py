@@ -26,7 +26,7 @@ if TYPE_CHECKING:  # typing costs start-up time; annotations are strings anyway
 
     from cgmand.model import DesiredState, Ownership
 
-FORMAT = 1
+FORMAT = 2  # 2: [manager] drift_interval, log_format
 _CODE = ("config.py", "knobs.py", "values.py", "model.py", "configcache.py")
 _DATABASES = ("/etc/passwd", "/etc/group")
 
@@ -49,7 +49,7 @@ def _to_data(state: DesiredState) -> Any:
     groups = [(g.name, tuple(g.settings.items()), tuple(sorted(g.controllers)),
                None if g.perm is None else (_own(g.perm.admin), _own(g.perm.task)), g.source)
               for g in state.groups.values()]
-    return ((m.root, m.systemd_unit, m.root_set), groups, state.sources)
+    return ((m.root, m.systemd_unit, m.root_set, m.drift_interval, m.log_format), groups, state.sources)
 
 
 def _own(o: Ownership) -> Tuple[Optional[int], ...]:
@@ -59,12 +59,12 @@ def _own(o: Ownership) -> Tuple[Optional[int], ...]:
 def _from_data(data: Any) -> DesiredState:
     from cgmand.model import DesiredState, GroupSpec, ManagerSpec, Ownership, Perm
 
-    (root, unit, root_set), groups, sources = data
+    manager, groups, sources = data
     specs = {}
     for name, settings, controllers, perm, source in groups:
         permission = None if perm is None else Perm(Ownership(*perm[0]), Ownership(*perm[1]))
         specs[name] = GroupSpec(name, dict(settings), frozenset(controllers), permission, source)
-    return DesiredState(ManagerSpec(root, unit, root_set), specs, tuple(sources))
+    return DesiredState(ManagerSpec(*manager), specs, tuple(sources))
 
 
 def load(directory: str, cache_dir: Optional[str]) -> DesiredState:

@@ -53,8 +53,10 @@ GroupSpec = namedtuple("GroupSpec", "name settings controllers perm source",
 #   root: str = DEFAULT_ROOT -- base of cgman's groups when systemd is not PID 1
 #   systemd_unit: str = DEFAULT_SYSTEMD_UNIT -- the delegated unit when systemd is PID 1
 #   root_set: bool = False -- was root written in a file? (ignored under systemd: warn)
-ManagerSpec = namedtuple("ManagerSpec", "root systemd_unit root_set",
-                         defaults=(DEFAULT_ROOT, DEFAULT_SYSTEMD_UNIT, False))
+#   drift_interval: float = 60 -- cgmand: seconds between drift checks (0: never)
+#   log_format: str = "auto" -- cgmand: console on a tty, else logfmt; or "logfmt", "json", "console"
+ManagerSpec = namedtuple("ManagerSpec", "root systemd_unit root_set drift_interval log_format",
+                         defaults=(DEFAULT_ROOT, DEFAULT_SYSTEMD_UNIT, False, 60.0, "auto"))
 
 #   manager: ManagerSpec = ManagerSpec()
 #   groups: Mapping[str, GroupSpec] = {} -- the default is a read-only empty mapping

@@ -295,7 +295,8 @@ def test_bad_manager_values(text, rendered):
     ("[manager]\nroto = 1\n", 'f.toml: manager.roto: unknown key "roto"\n  hint: did you mean "root"?'),
     ('[manager]\nsystemd = "x"\n',
      'f.toml: manager.systemd: unknown key "systemd"\n  hint: did you mean "systemd_unit"?'),
-    ("[manager]\nxyz = 1\n", 'f.toml: manager.xyz: unknown key "xyz"\n  hint: expected one of root, systemd_unit'),
+    ("[manager]\nxyz = 1\n", 'f.toml: manager.xyz: unknown key "xyz"\n'
+     '  hint: expected one of root, systemd_unit, drift_interval, log_format'),
 ])
 def test_unknown_manager_key_with_did_you_mean(text, rendered):
     """Unknown manager keys get a "did you mean" or the list of known keys."""
@@ -813,3 +814,23 @@ def test_a_dotted_key_extending_a_value_names_the_line_and_how_to_quote():
         "cpu.weight.nice = 5\n"
         '  hint: a dotted key cannot extend a key that already holds a value (cpu.weight = 100 and '
         'cpu.weight.nice = 5): quote the knob name, as in "cpu.weight.nice" = 5')
+
+
+@pytest.mark.parametrize("text, rendered", [
+    ("[manager]\ndrift_interval = -1\n", "f.toml: manager.drift_interval: expected seconds between drift "
+     "checks, from 0 (never) to 86400; found -1"),
+    ('[manager]\ndrift_interval = "60"\n', "f.toml: manager.drift_interval: expected seconds between drift "
+     'checks, from 0 (never) to 86400; found "60"'),
+    ('[manager]\nlog_format = "xml"\n', "f.toml: manager.log_format: expected one of auto, console, logfmt, "
+     'json; found "xml"'),
+])
+def test_bad_daemon_settings_are_refused(text, rendered):
+    err = one_error(text)
+    assert (err.render(), err.reference) == (rendered, "value-invalid")
+
+
+def test_daemon_settings_in_manager():
+    """drift_interval (seconds, 0 = never) and log_format are read from [manager]."""
+    state = config.merge([config.parse('[manager]\ndrift_interval = 5\nlog_format = "json"\n', "f.toml")])
+    assert (state.manager.drift_interval, state.manager.log_format) == (5.0, "json")
+    assert config.merge([config.parse("", "f.toml")]).manager.drift_interval == 60.0
