@@ -62,6 +62,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     status = sub.add_parser("status", parents=[common], help="managed groups, their settings and usage")
     status.add_argument("--json", action="store_true", help="machine-readable output")
+
+    sub.add_parser("daemon", parents=[common],
+                   help="run cgmand in the foreground: apply, then keep the kernel in sync (sd_notify)")
+    reload = sub.add_parser("reload", parents=[common],
+                            help="ask the running cgmand to reload the configuration, and wait for it")
+    reload.add_argument("--json", action="store_true", help="machine-readable outcome")
     return parser
 
 
@@ -113,7 +119,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     from cgmand import commands
 
     run = {"check": commands.check, "plan": commands.plan, "apply": commands.apply,
-           "status": commands.show_status}[args.command]
+           "status": commands.show_status, "daemon": commands.daemon, "reload": commands.reload}[args.command]
     try:
         return int(run(args, roots))
     except CgmanError as err:

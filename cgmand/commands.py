@@ -247,3 +247,29 @@ def show_status(args: Any, roots: Roots) -> int:
     _emit(args, lambda: render.status_text(groups, host),
           lambda: {"host": host.describe(), "groups": [g.as_dict() for g in groups]})
     return ExitCode.OK
+
+
+def daemon(args: Any, roots: Roots) -> int:
+    from cgmand import daemon as cgmand
+
+    return cgmand.run(roots, None if args.log_format == "auto" else args.log_format)
+
+
+def reload(args: Any, roots: Roots) -> int:
+    """Ask the running daemon to reload; exit 0 applied, 1 something failed, 78 the files are
+    invalid (the daemon keeps the last good configuration), 69 no daemon."""
+    from cgmand import control
+    from cgmand.errors import HostError
+
+    answer = control.ask(roots.run_root, "reload")
+    if answer is None:
+        raise HostError(f"cgmand is not running (nothing listens on {control.path(roots.run_root)})",
+                        reference="daemon-not-running",
+                        hint="start it (systemctl start cgmand), or apply once with cgman apply")
+    if not answer.get("ok"):
+        raise HostError(f"cgmand did not reload: {answer.get('error')}", reference="daemon-not-running")
+    _emit(args, lambda: f"cgmand: {answer['status']}", answer)
+    if answer.get("config_error"):
+        print(f"cgman: {answer['config_error']}", file=sys.stderr)
+        return ExitCode.CONFIG
+    return ExitCode.FAILED if (answer.get("last") or {}).get("failed") else ExitCode.OK

@@ -1,22 +1,257 @@
-"""cgmand: the boot-time service.
+"""cgmand: keep the kernel's control groups equal to /etc/cgman, all the time (DESIGN.md §6).
 
-The long-running loop (config watching, drift repair, sd_notify) arrives with
-the daemon issue; until then `cgmand` performs one reconcile, exactly like
-`cgman apply`, and exits with its status.
+Start: load the configuration (exit 78 if it is invalid), detect the host,
+reconcile, and only then tell systemd READY=1. Then one loop over one queue,
+fed by:
+
+* the configuration directory (watchdog, watching the directory itself, so
+  editors that save by rename, and drop-ins that come and go, count), debounced;
+* SIGHUP, and `cgman reload` through the control socket, which waits for the
+  outcome;
+* a drift check every ``[manager] drift_interval`` seconds, which repairs what
+  was changed or removed by hand;
+* SIGTERM/SIGINT: STOPPING=1 and exit 0, leaving groups and processes as they are.
+
+Each reload is bracketed by RELOADING=1 ... READY=1 with a STATUS= line. A
+reload whose files are invalid keeps the last good configuration running
+(logged with file, key and expectation, and shown in STATUS=); fixing the file
+recovers without a restart. WATCHDOG=1 goes out at half WATCHDOG_USEC. One
+failing write never stops the loop: it is in the report, like any other.
 """
 
 from __future__ import annotations
 
+import os
+import queue
+import signal
 import sys
+import time
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # typing costs start-up time; annotations are strings anyway
-    from typing import List, Optional
+    from typing import Any, List, Optional, Tuple
 
-from cgmand import cli
+    from cgmand.model import DesiredState
+    from cgmand.roots import Roots
+
+from cgmand import commands, log
+from cgmand.errors import CgmanError, ConfigErrors, ExitCode
+
+CHANGES = ("created", "modified", "moved", "deleted", "closed")  # watchdog event types that change a file
+DEBOUNCE = 0.05  # seconds of quiet after a config change before reloading (editors write in bursts)
+
+
+class Notifier:
+    """sd_notify(3) through $NOTIFY_SOCKET; silent when there is none (no systemd)."""
+
+    def __init__(self) -> None:
+        import sdnotify
+
+        self._notifier = sdnotify.SystemdNotifier()
+
+    def send(self, *fields: str) -> None:
+        self._notifier.notify("\n".join(fields))
+
+
+class Daemon:
+    def __init__(self, roots: Roots, notifier: Optional[Notifier] = None):
+        self.roots = roots
+        self.events: queue.SimpleQueue = queue.SimpleQueue()  # put() is safe in signal handlers
+        self.notify = notifier or Notifier()
+        self.desired: Optional[DesiredState] = None  # the last good configuration
+        self.config_error: Optional[str] = None  # why the files are not in force now, if they are not
+        self.last: dict = {}  # the last reconcile's summary, for STATUS= and `cgman status`
+        self.started = time.time()
+
+    # --- lifecycle ---------------------------------------------------------------------
+
+    def start(self) -> int:
+        """Load, reconcile, READY=1. A bad configuration at start exits 78 (the unit
+        sets RestartPreventExitStatus=78: restarting cannot fix a file)."""
+        try:
+            self.desired = commands.load_config(self.roots)
+        except ConfigErrors as err:
+            log.logger().error("config_invalid", error=err.render())
+            self.notify.send(f"STATUS=configuration invalid: {_first_line(err)}")
+            return ExitCode.CONFIG
+        self.reconcile("start")
+        self.notify.send("READY=1", f"STATUS={self.status_line()}", f"MAINPID={os.getpid()}")
+        log.logger().info("daemon_ready", pid=os.getpid())
+        return ExitCode.OK
+
+    def run(self) -> int:
+        # Everything that feeds the queue is in place before the first reconcile, so
+        # an edit or a signal arriving while it runs (or right after READY=1) is
+        # handled next, not lost.
+        for signum, event in ((signal.SIGHUP, "reload"), (signal.SIGTERM, "stop"), (signal.SIGINT, "stop")):
+            signal.signal(signum, lambda *_, e=event: self.events.put((e, None)))
+        watcher = _watch(self.roots.config_dir, self.events)
+        from cgmand.control import ControlServer
+
+        server = ControlServer(self.roots.run_root, self.events, self.state)
+        try:
+            status = self.start()
+            return self.loop() if status == ExitCode.OK else status
+        finally:
+            server.close()
+            if watcher is not None:
+                watcher.stop()
+
+    def loop(self) -> int:
+        watchdog = _watchdog_interval()
+        drift = self.desired.manager.drift_interval if self.desired else 60.0
+        next_ping = time.monotonic() + watchdog if watchdog else None
+        next_drift = time.monotonic() + drift if drift else None
+        while True:
+            now = time.monotonic()
+            deadlines = [d for d in (next_ping, next_drift) if d is not None]
+            try:
+                event, reply = self.events.get(timeout=max(0.0, min(deadlines) - now) if deadlines else None)
+            except queue.Empty:
+                event, reply = None, None
+            now = time.monotonic()
+            if next_ping is not None and now >= next_ping:
+                self.notify.send("WATCHDOG=1")
+                next_ping = now + watchdog
+            if event == "stop":
+                self.notify.send("STOPPING=1")
+                log.logger().info("daemon_stopping", reason="signal")
+                return ExitCode.OK
+            if event == "changed":
+                self._settle()
+                event = "reload"
+            if event == "reload":
+                outcome = self.reload()
+                if reply is not None:
+                    reply(outcome)
+            elif event == "status" and reply is not None:
+                reply(self.state())
+            if next_drift is not None and (event == "reload" or now >= next_drift):
+                if event != "reload":
+                    self.reconcile("drift")
+                drift = self.desired.manager.drift_interval if self.desired else drift
+                next_drift = time.monotonic() + drift if drift else None
+
+    def _settle(self) -> None:
+        """Swallow the rest of a burst of file events (and the reload they ask for)."""
+        while True:
+            try:
+                event, reply = self.events.get(timeout=DEBOUNCE)
+            except queue.Empty:
+                return
+            if event != "changed":
+                self.events.put((event, reply))  # a stop or an explicit reload: handled next
+                return
+
+    # --- work -------------------------------------------------------------------------
+
+    def reload(self) -> dict:
+        """Read the files again; apply them, or keep the last good configuration."""
+        self.notify.send("RELOADING=1", f"MONOTONIC_USEC={time.monotonic_ns() // 1000}")
+        try:
+            self.desired = commands.load_config(self.roots)
+            self.config_error = None
+        except ConfigErrors as err:
+            self.config_error = _first_line(err)
+            log.logger().error("config_invalid", error=err.render(), kept="the last good configuration")
+        self.reconcile("reload")
+        self.notify.send("READY=1", f"STATUS={self.status_line()}")
+        return self.state()
+
+    def reconcile(self, reason: str) -> None:
+        started = time.monotonic()
+        try:
+            done = commands.reconcile_once(self.roots, desired=self.desired if self.config_error else None)
+        except CgmanError as err:  # the host changed under us, the record is unreadable, ...
+            self.last = {"reason": reason, "error": err.render(), "at": time.time()}
+            log.logger().error("reconcile_failed", reason=reason, error=err.render())
+            return
+        counts = done.report.counts() if done.report is not None else {}
+        self.last = {"reason": reason, "at": time.time(), "counts": counts,
+                     "failed": bool(done.report is not None and done.report.failed),
+                     "duration_ms": round((time.monotonic() - started) * 1000, 1)}
+        log.logger().info("reconcile_done", reason=reason, duration_ms=self.last["duration_ms"],
+                          in_sync=done.report is None, **counts)
+
+    def status_line(self) -> str:
+        if self.config_error:
+            return f"configuration invalid, running the last good one: {self.config_error}"
+        counts = self.last.get("counts") or {}
+        done = ", ".join(f"{n} {k}" for k, n in counts.items() if n) or "in sync"
+        if self.last.get("error"):
+            done = f"last reconcile failed: {self.last['error'].splitlines()[0]}"
+        groups = len(self.desired.groups) if self.desired else 0
+        return f"{groups} groups; {self.last.get('reason', 'start')}: {done}"
+
+    def state(self) -> dict:
+        return {"pid": os.getpid(), "started": self.started, "config_error": self.config_error,
+                "last": self.last, "status": self.status_line(),
+                "groups": len(self.desired.groups) if self.desired else 0}
+
+
+def _first_line(err: CgmanError) -> str:
+    """One line for STATUS=: the first problem, and how many more there are."""
+    if isinstance(err, ConfigErrors) and err.errors:
+        more = len(err.errors) - 1
+        return err.errors[0].render().splitlines()[0] + (f" (and {more} more)" if more else "")
+    return err.render().splitlines()[0]
+
+
+def _watchdog_interval() -> Optional[float]:
+    """Half of WATCHDOG_USEC, if systemd asked for pings (and for this process)."""
+    usec, pid = os.environ.get("WATCHDOG_USEC"), os.environ.get("WATCHDOG_PID")
+    if not usec or (pid and pid != str(os.getpid())):
+        return None
+    return int(usec) / 2e6
+
+
+def _watch(directory: str, events: Any) -> Optional[Any]:
+    """A watchdog observer on the directory itself: a save by rename, a new or a
+    removed drop-in, all arrive as events on *.toml names."""
+    from watchdog.events import FileSystemEventHandler
+    from watchdog.observers import Observer
+
+    class Changed(FileSystemEventHandler):
+        def on_any_event(self, event: Any) -> None:
+            # Not "opened" or "closed_no_write": reading the files to reload would
+            # otherwise ask for the next reload, forever.
+            if event.event_type not in CHANGES:
+                return
+            names = [getattr(event, "src_path", ""), getattr(event, "dest_path", "")]
+            if any(str(n).endswith(".toml") and not os.path.basename(str(n)).startswith(".") for n in names):
+                events.put(("changed", None))
+
+    if not os.path.isdir(directory):
+        log.logger().warning("config_dir_missing", path=directory)
+        return None
+    observer = Observer()
+    observer.schedule(Changed(), directory, recursive=False)
+    observer.daemon = True
+    observer.start()
+    return observer
 
 
 def main(argv: Optional[List[str]] = None) -> int:
-    return cli.main(["apply"] + list(sys.argv[1:] if argv is None else argv))
+    """`cgmand [root options]`, the same as `cgman daemon`."""
+    from cgmand import cli
+
+    return cli.main(["daemon"] + list(sys.argv[1:] if argv is None else argv))
+
+
+def run(roots: Roots, log_format: Optional[str] = None) -> int:
+    import gc
+
+    from cgmand import configcache
+
+    gc.enable()  # the console script turns it off for one-shot commands; this one lives on
+
+    fmt = log_format
+    if fmt is None:  # the config may set it; a bad config still gets its error logged
+        try:
+            fmt = configcache.load(roots.config_dir, None).manager.log_format
+        except CgmanError:
+            fmt = "auto"
+    log.configure("info", fmt)
+    return Daemon(roots).run()
 
 
 def entry() -> None:

@@ -1,0 +1,200 @@
+"""cgmand against a fake tree, with a real notify socket (a test-owned AF_UNIX datagram socket as
+$NOTIFY_SOCKET): READY only after the first reconcile, RELOADING/READY around reloads, STATUS on
+errors, WATCHDOG pings, STOPPING on SIGTERM; config edits, drift repair and `cgman reload`."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from fakes import hybrid_host_with_web, write_config
+
+WEB = '[manager]\ndrift_interval = {drift}\n[group."web"]\ncpu.weight = {weight}\nmemory.max = "1G"\n'
+
+
+class Guest:
+    """A cgmand process on a fake tree, and the datagrams it sends to its notify socket."""
+
+    def __init__(self, tmp: Path, drift: float = 600):
+        self.tmp = tmp
+        self.roots = hybrid_host_with_web(tmp)
+        self.drift = drift
+        self.config(200)
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self.sock.bind(str(tmp / "notify.sock"))
+        self.messages: list = []
+        self.proc = None
+
+    def root_args(self):
+        r = self.roots
+        return ["--config-dir", r.config_dir, "--cgroup-root", r.cgroup_root, "--proc-root", r.proc_root,
+                "--run-root", r.run_root]
+
+    def config(self, weight, text=None) -> None:
+        write_config(self.roots, "10-web.toml", text or WEB.format(drift=self.drift, weight=weight))
+
+    def start(self, watchdog_usec: int = 0):
+        env = dict(os.environ, NOTIFY_SOCKET=str(self.tmp / "notify.sock"))
+        if watchdog_usec:
+            env["WATCHDOG_USEC"] = str(watchdog_usec)
+        self.log = open(self.tmp / "cgmand.log", "w")  # a file: a full pipe would stall the daemon
+        self.proc = subprocess.Popen([sys.executable, "-m", "cgmand", "daemon", *self.root_args()],
+                                     env=env, stdout=self.log, stderr=self.log, text=True)
+        return self
+
+    def reconciles(self) -> int:
+        return (self.tmp / "cgmand.log").read_text().count("event=reconcile_done")
+
+    def wait_for(self, text: str, timeout: float = 20.0) -> str:
+        """The next datagram containing ``text`` (all received ones are kept in messages)."""
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            self.sock.settimeout(max(0.01, deadline - time.time()))
+            try:
+                message = self.sock.recv(65536).decode()
+            except socket.timeout:
+                break
+            self.messages.append(message)
+            if text in message:
+                return message
+        raise AssertionError(f"no {text!r} within {timeout} s; got {self.messages}; "
+                             f"daemon: {self.proc.poll()} {(self.tmp / 'cgmand.log').read_text()[-2000:]}")
+
+    def shares(self) -> str:
+        return (self.tmp / "cgroup/cpu/cgman/web/cpu.shares").read_text().strip()
+
+    def stop(self) -> int:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+        try:
+            return self.proc.wait(timeout=20)
+        finally:
+            self.sock.close()
+
+
+@pytest.fixture(name="guest")
+def _guest(tmp_path):
+    guest = Guest(tmp_path)
+    yield guest
+    if guest.proc is not None and guest.proc.poll() is None:
+        guest.proc.kill()
+        guest.proc.wait()
+
+
+def test_ready_only_after_the_first_reconcile(guest):
+    """READY=1 arrives once the kernel already matches the files, with a STATUS line."""
+    assert guest.shares() == "1024"
+    guest.start()
+    ready = guest.wait_for("READY=1")
+    assert guest.shares() == "2048"
+    assert "STATUS=1 groups; start:" in ready and f"MAINPID={guest.proc.pid}" in ready
+    assert not any("READY=1" in m for m in guest.messages[:-1])
+    assert guest.stop() == 0
+
+
+def test_an_edit_is_applied_between_reloading_and_ready(guest):
+    guest.start()
+    guest.wait_for("READY=1")
+    guest.config(300)
+    reloading = guest.wait_for("RELOADING=1")
+    assert "MONOTONIC_USEC=" in reloading
+    ready = guest.wait_for("READY=1")
+    assert guest.shares() == "3072" and "reload: 1 written" in ready
+    time.sleep(1)  # reading the files to reload must not look like an edit (no reload loop)
+    assert guest.reconciles() <= 3
+    assert guest.stop() == 0
+
+
+def test_an_edit_saved_by_rename_is_applied(guest):
+    """Editors write a temporary file and rename it over the old one."""
+    guest.start()
+    guest.wait_for("READY=1")
+    temporary = Path(guest.roots.config_dir) / ".10-web.toml.swp"
+    temporary.write_text(WEB.format(drift=600, weight=400))
+    os.rename(temporary, Path(guest.roots.config_dir) / "10-web.toml")
+    guest.wait_for("RELOADING=1")
+    guest.wait_for("READY=1")
+    assert guest.shares() == "4096"
+    assert guest.stop() == 0
+
+
+def test_a_bad_edit_keeps_the_last_good_config_and_a_fix_recovers(guest):
+    guest.start()
+    guest.wait_for("READY=1")
+    guest.config(0, '[group."web"]\ncpu.weight = "lots"\n')
+    ready = guest.wait_for("READY=1")
+    assert "STATUS=configuration invalid, running the last good one:" in ready
+    assert 'group."web".cpu.weight' in ready
+    assert guest.shares() == "2048" and guest.proc.poll() is None
+    guest.config(100)
+    ready = guest.wait_for("READY=1")
+    assert "invalid" not in ready and guest.shares() == "1024"
+    assert guest.stop() == 0
+
+
+def test_watchdog_pings_at_half_the_interval(guest):
+    guest.start(watchdog_usec=400_000)
+    guest.wait_for("READY=1")
+    started = time.time()
+    guest.wait_for("WATCHDOG=1")
+    guest.wait_for("WATCHDOG=1")
+    assert time.time() - started < 2.0  # two pings at ~0.2 s
+    assert guest.stop() == 0
+
+
+def test_sigterm_says_stopping_and_leaves_everything(guest):
+    guest.start()
+    guest.wait_for("READY=1")
+    before = sorted(p.name for p in (guest.tmp / "cgroup/cpu/cgman").iterdir())
+    guest.proc.send_signal(signal.SIGTERM)
+    guest.wait_for("STOPPING=1")
+    assert guest.proc.wait(timeout=20) == 0
+    assert sorted(p.name for p in (guest.tmp / "cgroup/cpu/cgman").iterdir()) == before
+    assert guest.shares() == "2048"
+
+
+def test_a_value_changed_by_hand_is_repaired_by_the_drift_check(tmp_path):
+    guest = Guest(tmp_path, drift=0.3).start()
+    try:
+        guest.wait_for("READY=1")
+        (tmp_path / "cgroup/cpu/cgman/web/cpu.shares").write_text("5")
+        deadline = time.time() + 20
+        while guest.shares() != "2048" and time.time() < deadline:
+            time.sleep(0.05)
+        assert guest.shares() == "2048"
+    finally:
+        assert guest.stop() == 0
+
+
+def test_cgman_reload_waits_for_the_outcome(guest):
+    guest.start()
+    guest.wait_for("READY=1")
+    guest.config(50)
+    cli = [sys.executable, "-m", "cgmand", "reload", "--json", *guest.root_args()]
+    done = subprocess.run(cli, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    answer = json.loads(done.stdout)
+    assert answer["ok"] and answer["config_error"] is None and guest.shares() == "512"
+    guest.config(0, '[group."web"]\ncpu.weight = "lots"\n')
+    done = subprocess.run(cli, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 78 and 'group."web".cpu.weight' in done.stderr
+    assert guest.stop() == 0
+    done = subprocess.run(cli, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 69 and "cgmand is not running" in done.stderr
+
+
+def test_an_invalid_config_at_start_exits_78_with_a_status(guest):
+    guest.config(0, '[group."web"]\ncpu.weight = "lots"\n')
+    guest.start()
+    status = guest.wait_for("STATUS=configuration invalid")
+    assert 'group."web".cpu.weight' in status
+    assert guest.proc.wait(timeout=20) == 78
+    assert not any("READY=1" in m for m in guest.messages)
