@@ -72,9 +72,18 @@ test-vm: compile
 	CGMAN_REQUIRE_KERNEL=1 $(VM) run --timeout 900 --env CGMAN_REQUIRE_KERNEL -- \
 	    $(GUEST_PYTEST) tests/kernel -m "not systemd"
 
+# The guest boots with the project's three units. The copy of cgmand.service
+# runs this checkout's venv (which may live below /tmp or /home: so without
+# PrivateTmp= and ProtectHome=), and fills the guest's /etc/cgman from
+# etc/cgman first ("+": outside the unit's read-only /etc).
+VM_UNITS := build/vm-units
 test-vm-systemd: compile
+	@mkdir -p $(VM_UNITS) && sed -e 's|/usr/local/bin/|$(abspath $(VENV))/bin/|' \
+	    -e '/^PrivateTmp=/d' -e '/^ProtectHome=/d' \
+	    -e 's|^ExecStart=.*|ExecStartPre=+/bin/sh -c "test -d /etc/cgman \|\| cp -r $(abspath etc/cgman) /etc/cgman"\n&|' \
+	    systemd/cgmand.service > $(VM_UNITS)/cgmand.service
 	CGMAN_REQUIRE_KERNEL=1 $(VM) run --timeout 900 --systemd --env CGMAN_REQUIRE_KERNEL \
-	    --unit systemd/cgman.slice --unit systemd/cgman-groups.service -- \
+	    --unit systemd/cgman.slice --unit systemd/cgman-groups.service --unit $(VM_UNITS)/cgmand.service -- \
 	    $(GUEST_PYTEST) tests/kernel -m systemd
 
 # cgman against libcgroup's cgconfigparser, in the same run (installs cgroup-tools).

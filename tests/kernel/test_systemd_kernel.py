@@ -25,7 +25,9 @@ from conftest import mount_of
 
 pytestmark = pytest.mark.systemd
 UNIT = "cgman-groups.service"
+DAEMON = "cgmand.service"
 BASE = "/cgman.slice/cgman-groups.service"
+PROJECT = Path(__file__).resolve().parents[2]
 
 
 def systemctl(*args: str) -> str:
@@ -114,6 +116,17 @@ def below(path: str, base: str = BASE) -> bool:
     return path == base or path.startswith(base + "/")
 
 
+def in_sync(senv) -> bool:
+    """Nothing to do for this test's groups. cgmand's own groups share the delegated cgroup (it
+    runs in this guest): to this test's config they are cgroups it does not manage, so the
+    controllers they use are kept (a notice, not a change)."""
+    code, plan, err = senv.cgman("plan")
+    assert code == 0, err
+    assert plan["actions"] == [], plan["actions"]
+    assert all(n["reference"] == "controllers-kept" for n in plan["notices"]), plan["notices"]
+    return True
+
+
 WEB = '[group."web"]\ncpu.weight = 300\nmemory.max = "64M"\n[group."web/api"]\npids.max = 20\n'
 
 
@@ -144,8 +157,7 @@ def test_cgman_writes_only_below_the_delegated_cgroup(senv):
     keepalive = systemctl("show", "-P", "MainPID", UNIT)
     assert keepalive in (base / "anchor" / "cgroup.procs").read_text().split()
     assert systemctl("show", "-P", "ActiveState", UNIT) == "active"
-    code, report, err = senv.cgman("plan", "--detailed-exitcode")
-    assert code == 0, report
+    assert in_sync(senv)
 
 
 def test_removed_groups_go_and_the_unit_stays(senv):
@@ -172,6 +184,7 @@ def test_without_the_unit_cgman_refuses_and_writes_nothing(senv):
         assert cgroup_tree("/nowhere") == before
     finally:
         systemctl("start", UNIT)
+        systemctl("start", DAEMON)  # PartOf= the groups unit: it stopped with it
     assert systemctl("show", "-P", "ActiveState", UNIT) == "active"
 
 
@@ -191,8 +204,7 @@ def test_systemd_leaves_the_delegated_tree_alone(senv):
     systemctl("set-property", "--runtime", "cgman.slice", "CPUWeight=50")
     try:
         assert systemctl("show", "-P", "CPUWeight", "cgman.slice") == "50"
-        code, report, err = senv.cgman("plan", "--detailed-exitcode")
-        assert code == 0, report
+        assert in_sync(senv)
         assert senv.path("web", "cpu.weight").read_text().strip() == "300"
     finally:
         systemctl("set-property", "--runtime", "cgman.slice", "CPUWeight=")
@@ -213,3 +225,84 @@ def test_limits_bite_below_the_delegation(senv):
     deadline = time.time() + 20
     while "populated 1" in senv.path("p", "cgroup.events").read_text() and time.time() < deadline:
         time.sleep(0.05)
+
+
+# --- cgmand.service, installed from systemd/ and started at boot ------------------------------
+
+
+def wait_until(check, seconds: float = 60.0) -> bool:
+    deadline = time.time() + seconds
+    while time.time() < deadline:
+        if check():
+            return True
+        time.sleep(0.1)
+    return check()
+
+
+def daemon_group(group: str, file: str = "") -> Path:
+    where = Path(mount_of("unified") + BASE) / group
+    return where / file if file else where
+
+
+@pytest.fixture
+def daemon():
+    """cgmand as systemd runs it, and /etc/cgman (the guest's copy of etc/cgman) put back after."""
+    assert os.environ.get("CGMAN_VM_GUEST") == "1", "these tests restart cgman's units: guest only"
+    saved = {p.name: p.read_text() for p in Path("/etc/cgman").glob("*.toml")}
+    yield
+    for path in Path("/etc/cgman").glob("*.toml"):
+        if path.name not in saved:
+            path.unlink()
+    for name, text in saved.items():
+        Path("/etc/cgman", name).write_text(text)
+    systemctl("reload", DAEMON)
+
+
+def test_cgmand_started_at_boot_and_applied_the_config(daemon):
+    """Type=notify: active (running) means READY=1 came, after the first reconcile; the example's
+    groups are below the delegated unit with their values; the unit files verify cleanly."""
+    assert systemctl("show", "-P", "ActiveState", DAEMON) == "active"
+    assert systemctl("show", "-P", "SubState", DAEMON) == "running"
+    assert daemon_group("web", "cpu.weight").read_text().strip() == "200"
+    assert daemon_group("web/frontend", "cpu.max").read_text().strip() == "50000 100000"
+    assert "groups" in systemctl("show", "-P", "StatusText", DAEMON)
+    units = [str(PROJECT / "systemd" / name) for name in ("cgman.slice", "cgman-groups.service", "cgmand.service")]
+    verify = subprocess.run(["systemd-analyze", "verify", *units], capture_output=True, text=True)
+    problems = [line for line in verify.stderr.splitlines()
+                if "cgman" in line and "DelegateSubgroup" not in line and "not executable" not in line]
+    assert problems == [], verify.stderr
+
+
+def test_an_edit_is_applied_and_systemctl_reload_waits(daemon):
+    """The watcher applies an edit by itself; systemctl reload (cgman reload) applies and waits."""
+    example = Path("/etc/cgman/10-example.toml")
+    example.write_text(example.read_text().replace("cpu.weight = 200", "cpu.weight = 250"))
+    assert wait_until(lambda: daemon_group("web", "cpu.weight").read_text().strip() == "250")
+    example.write_text(example.read_text().replace("cpu.weight = 250", "cpu.weight = 260"))
+    done = subprocess.run(["systemctl", "reload", DAEMON], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert daemon_group("web", "cpu.weight").read_text().strip() == "260"
+
+
+def test_a_bad_edit_keeps_the_daemon_and_its_groups(daemon):
+    example = Path("/etc/cgman/10-example.toml")
+    example.write_text(example.read_text() + '\n[group."oops"]\ncpu.weight = "lots"\n')
+    assert wait_until(lambda: "invalid" in systemctl("show", "-P", "StatusText", DAEMON))
+    assert systemctl("show", "-P", "ActiveState", DAEMON) == "active"
+    assert subprocess.run(["systemctl", "reload", DAEMON], capture_output=True).returncode != 0
+    assert daemon_group("web", "cpu.weight").read_text().strip() == "200"
+
+
+def test_restarting_cgmand_leaves_a_managed_process_alone(daemon):
+    """A process in a managed group keeps running, in its group, across systemctl restart."""
+    procs = daemon_group("batch", "cgroup.procs")
+    proc = subprocess.Popen(["sh", "-c", f'echo $$ > {procs}; exec sleep 120'])
+    try:
+        assert wait_until(lambda: str(proc.pid) in procs.read_text().split(), 10)
+        done = subprocess.run(["systemctl", "restart", DAEMON], capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0, done.stderr
+        assert systemctl("show", "-P", "ActiveState", DAEMON) == "active"
+        assert proc.poll() is None and str(proc.pid) in procs.read_text().split()
+    finally:
+        proc.kill()
+        proc.wait()
