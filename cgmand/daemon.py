@@ -41,12 +41,19 @@ DEBOUNCE = 0.05  # seconds of quiet after a config change before reloading (edit
 
 
 class Notifier:
-    """sd_notify(3) through $NOTIFY_SOCKET; silent when there is none (no systemd)."""
+    """sd_notify(3) through $NOTIFY_SOCKET; silent when there is none (no systemd).
+
+    Non-blocking: a Unix datagram socket queues only net.unix.max_dgram_qlen
+    (10) messages, and a supervisor that stops reading must not stall the
+    loop (a blocked send also blocked STOPPING=1, so the daemon could not
+    even exit). A message that does not fit is dropped."""
 
     def __init__(self) -> None:
         import sdnotify
 
         self._notifier = sdnotify.SystemdNotifier()
+        if self._notifier.socket is not None:
+            self._notifier.socket.setblocking(False)
 
     def send(self, *fields: str) -> None:
         self._notifier.notify("\n".join(fields))

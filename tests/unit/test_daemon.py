@@ -198,3 +198,19 @@ def test_an_invalid_config_at_start_exits_78_with_a_status(guest):
     assert 'group."web".cpu.weight' in status
     assert guest.proc.wait(timeout=20) == 78
     assert not any("READY=1" in m for m in guest.messages)
+
+
+def test_a_supervisor_that_stops_reading_does_not_stall_the_daemon(guest):
+    """A Unix datagram socket queues ~10 messages; with nobody reading, edits still apply and
+    SIGTERM still ends the daemon (its notifications are dropped, not waited on)."""
+    guest.start()
+    guest.wait_for("READY=1")
+    for weight in range(101, 113):  # two datagrams each, never read
+        guest.config(weight)
+        deadline = time.time() + 20
+        while guest.shares() != str(weight * 1024 // 100) and time.time() < deadline:
+            time.sleep(0.01)
+        assert guest.shares() == str(weight * 1024 // 100)
+        time.sleep(0.1)
+    guest.proc.send_signal(signal.SIGTERM)
+    assert guest.proc.wait(timeout=20) == 0
