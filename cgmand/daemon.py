@@ -123,9 +123,9 @@ class Daemon:
                 self.notify.send("STOPPING=1")
                 log.logger().info("daemon_stopping", reason="signal")
                 return ExitCode.OK
-            if event == "changed":
-                self._settle()
-                event = "reload"
+            if event == "changed":  # its second item says whether the file is complete
+                self._settle(complete=bool(reply))
+                event, reply = "reload", None
             if event == "reload":
                 outcome = self.reload()
                 if reply is not None:
@@ -138,16 +138,19 @@ class Daemon:
                 drift = self.desired.manager.drift_interval if self.desired else drift
                 next_drift = time.monotonic() + drift if drift else None
 
-    def _settle(self) -> None:
-        """Swallow the rest of a burst of file events (and the reload they ask for)."""
+    def _settle(self, complete: bool) -> None:
+        """Swallow the rest of a burst of file events. A file closed after writing, or
+        renamed into place, is complete: reload at once. Other events (a write still
+        going on) wait for DEBOUNCE of quiet first."""
         while True:
             try:
-                event, reply = self.events.get(timeout=DEBOUNCE)
+                event, final = self.events.get(timeout=0 if complete else DEBOUNCE)
             except queue.Empty:
                 return
             if event != "changed":
-                self.events.put((event, reply))  # a stop or an explicit reload: handled next
+                self.events.put((event, final))  # a stop or an explicit reload: handled next
                 return
+            complete = complete or bool(final)
 
     # --- work -------------------------------------------------------------------------
 
@@ -225,7 +228,8 @@ def _watch(directory: str, events: Any) -> Optional[Any]:
                 return
             names = [getattr(event, "src_path", ""), getattr(event, "dest_path", "")]
             if any(str(n).endswith(".toml") and not os.path.basename(str(n)).startswith(".") for n in names):
-                events.put(("changed", None))
+                # ("changed", complete?): closed after writing, renamed into place, or gone.
+                events.put(("changed", event.event_type in ("closed", "moved", "deleted")))
 
     if not os.path.isdir(directory):
         log.logger().warning("config_dir_missing", path=directory)
