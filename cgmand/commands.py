@@ -244,9 +244,28 @@ def show_status(args: Any, roots: Roots) -> int:
     desired, host, laid = load(roots)
     groups = status.collect(laid, reconcile.filesystems(host), record.load(roots.run_root).created,
                             list(desired.groups))
-    _emit(args, lambda: render.status_text(groups, host),
-          lambda: {"host": host.describe(), "groups": [g.as_dict() for g in groups]})
+    running = _daemon_state(roots)
+
+    def text() -> str:
+        lines = [render.status_text(groups, host)]
+        if running is not None:
+            lines.append(f"cgmand: pid {running['pid']}, {running['status']}")
+        return "\n".join(lines)
+
+    _emit(args, text, lambda: {"host": host.describe(), "groups": [g.as_dict() for g in groups],
+                               "daemon": running})
     return ExitCode.OK
+
+
+def _daemon_state(roots: Roots) -> Optional[dict]:
+    """What a running cgmand says of itself, or None (none runs, or it does not answer soon)."""
+    from cgmand import control
+
+    try:
+        answer = control.ask(roots.run_root, "status", timeout=5)
+    except (OSError, ValueError):
+        return None
+    return answer if answer and answer.get("ok") else None
 
 
 def daemon(args: Any, roots: Roots) -> int:

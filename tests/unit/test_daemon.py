@@ -214,3 +214,16 @@ def test_a_supervisor_that_stops_reading_does_not_stall_the_daemon(guest):
         time.sleep(0.1)
     guest.proc.send_signal(signal.SIGTERM)
     assert guest.proc.wait(timeout=20) == 0
+
+
+def test_cgman_status_shows_the_running_daemon(guest):
+    guest.start()
+    guest.wait_for("READY=1")
+    cli = [sys.executable, "-m", "cgmand", "status", "--json", *guest.root_args()]
+    done = subprocess.run(cli, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    daemon = json.loads(done.stdout)["daemon"]
+    assert daemon["pid"] == guest.proc.pid and daemon["status"].startswith("1 groups; start:")
+    assert guest.stop() == 0
+    done = subprocess.run(cli, capture_output=True, text=True, timeout=60)
+    assert json.loads(done.stdout)["daemon"] is None
