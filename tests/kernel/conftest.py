@@ -36,6 +36,31 @@ def mount_of(name: str) -> Optional[str]:
     return None
 
 
+def remove_tree(top: Path) -> None:
+    """rmdir a test's cgroup and everything below it, deepest first."""
+    if not top.is_dir():
+        return
+    for directory in sorted((p for p in top.rglob("*") if p.is_dir()), key=lambda p: -len(p.parts)) + [top]:
+        for attempt in range(50):  # a just-killed process leaves its cgroup asynchronously
+            try:
+                directory.rmdir()
+                break
+            except FileNotFoundError:
+                break
+            except OSError:
+                time.sleep(0.02)
+
+
+def wait_until(check, seconds: float = 30.0) -> bool:
+    """Poll ``check`` until it holds (the kernel frees and updates some state asynchronously)."""
+    deadline = time.time() + seconds
+    while time.time() < deadline:
+        if check():
+            return True
+        time.sleep(0.05)
+    return check()
+
+
 class KernelEnv:
     def __init__(self, tmp: Path, capsys):
         self.prefix = f"/cgman-test-{os.getpid()}-{secrets.token_hex(3)}"
@@ -104,19 +129,7 @@ class KernelEnv:
             while "populated 1" in (top / "cgroup.events").read_text() and time.time() < deadline:
                 time.sleep(0.02)
         for mount in MOUNTS:
-            top = Path(mount + self.prefix)
-            if not top.is_dir():
-                continue
-            dirs = sorted((p for p in top.rglob("*") if p.is_dir()), key=lambda p: -len(p.parts)) + [top]
-            for directory in dirs:
-                for attempt in range(50):  # a just-killed process leaves its cgroup asynchronously
-                    try:
-                        directory.rmdir()
-                        break
-                    except FileNotFoundError:
-                        break
-                    except OSError:
-                        time.sleep(0.02)
+            remove_tree(Path(mount + self.prefix))
 
     def leftovers(self) -> List[str]:
         return [m + self.prefix for m in MOUNTS if os.path.isdir(m + self.prefix)]

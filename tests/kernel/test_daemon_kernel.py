@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import mount_of
+from conftest import mount_of, wait_until
 
 WEB = '[group."web"]\ncpu.weight = 200\npids.max = 100\n[group."batch"]\ncpu.weight = 50\n'
 
@@ -29,15 +29,6 @@ def weight(kenv, group: str) -> str:
 
 def expected(weight_value: int) -> str:
     return str(weight_value) if home("cpu") == "unified" else str(weight_value * 1024 // 100)
-
-
-def wait_until(check, seconds: float = 30.0) -> bool:
-    deadline = time.time() + seconds
-    while time.time() < deadline:
-        if check():
-            return True
-        time.sleep(0.05)
-    return check()
 
 
 @pytest.fixture(name="cgmand")

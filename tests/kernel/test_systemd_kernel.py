@@ -21,7 +21,7 @@ from typing import Dict
 import pytest
 
 from cgmand import cli
-from conftest import mount_of
+from conftest import mount_of, remove_tree, wait_until
 
 pytestmark = pytest.mark.systemd
 UNIT = "cgman-groups.service"
@@ -59,17 +59,7 @@ class SystemdEnv:
         return where / file if file else where
 
     def cleanup(self) -> None:
-        top = self.path()
-        if top.is_dir():
-            for directory in sorted((p for p in top.rglob("*") if p.is_dir()), key=lambda p: -len(p.parts)) + [top]:
-                for attempt in range(50):
-                    try:
-                        directory.rmdir()
-                        break
-                    except FileNotFoundError:
-                        break
-                    except OSError:
-                        time.sleep(0.02)
+        remove_tree(self.path())
 
 
 @pytest.fixture
@@ -228,15 +218,6 @@ def test_limits_bite_below_the_delegation(senv):
 
 
 # --- cgmand.service, installed from systemd/ and started at boot ------------------------------
-
-
-def wait_until(check, seconds: float = 60.0) -> bool:
-    deadline = time.time() + seconds
-    while time.time() < deadline:
-        if check():
-            return True
-        time.sleep(0.1)
-    return check()
 
 
 def daemon_group(group: str, file: str = "") -> Path:

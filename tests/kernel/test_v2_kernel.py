@@ -15,7 +15,7 @@ import time
 
 import pytest
 
-from conftest import MOUNTS, mount_of
+from conftest import MOUNTS, mount_of, wait_until
 
 PURE_V2 = all(m.fstype == "cgroup2" for m in MOUNTS.values()) and mount_of("unified") is not None and \
     "memory" in open(os.path.join(mount_of("unified"), "cgroup.controllers")).read().split()
@@ -37,15 +37,6 @@ def subtree(kenv, group: str) -> set:
 def events(kenv, group: str, file: str) -> dict:
     lines = kenv.read("unified", group, file).splitlines()
     return {key: int(value) for key, value in (line.split() for line in lines)}
-
-
-def wait_for(check, seconds: float = 20.0) -> bool:
-    deadline = time.time() + seconds
-    while time.time() < deadline:
-        if check():
-            return True
-        time.sleep(0.05)
-    return check()
 
 
 def test_controllers_are_enabled_top_down_only_where_needed(kenv):
@@ -92,7 +83,7 @@ def test_a_populated_group_is_refused_children_with_domain_controllers(kenv):
     assert str(proc.pid) in kenv.read("unified", "p", "cgroup.procs").split()
     assert kenv.path("unified", "p/c").is_dir() and not kenv.path("unified", "p/c", "memory.max").exists()
     kenv.stop(proc)
-    assert wait_for(lambda: events(kenv, "p", "cgroup.events")["populated"] == 0)
+    assert wait_until(lambda: events(kenv, "p", "cgroup.events")["populated"] == 0)
     code, report = kenv.cgman_json("apply")
     assert code == 0, ([(o["verb"], o["path"], o["status"], o["message"]) for o in report["outcomes"]],
                        [n["message"] for n in report["notices"]])
@@ -119,7 +110,7 @@ def test_memory_max_below_usage_is_refused_and_forced_it_contains_the_hog(kenv):
     kenv.config('[group."m"]\nmemory.max = "256M"\n')
     assert kenv.cgman("apply")[0] == 0
     proc = kenv.start_in(["unified"], "m", code="b = bytearray(64 << 20); import time; time.sleep(120)")
-    assert wait_for(lambda: int(kenv.read("unified", "m", "memory.current")) > 60 << 20)
+    assert wait_until(lambda: int(kenv.read("unified", "m", "memory.current")) > 60 << 20)
     kenv.config('[group."m"]\nmemory.max = "16M"\n')
     code, report = kenv.cgman_json("apply")
     assert code == 1 and [n["reference"] for n in report["notices"]] == ["memory-below"]
@@ -173,7 +164,7 @@ def test_pids_max_stops_a_fork_bomb(kenv):
     assert events(kenv, "bomb", "pids.events")["max"] >= 33
     assert len(kenv.read("unified", "bomb", "cgroup.procs").split()) == 7  # its children linger
     kenv.path("unified", "bomb", "cgroup.kill").write_text("1")  # they are this test's: end them
-    assert wait_for(lambda: events(kenv, "bomb", "cgroup.events")["populated"] == 0)
+    assert wait_until(lambda: events(kenv, "bomb", "cgroup.events")["populated"] == 0)
 
 
 def test_a_cpuset_is_honoured(kenv):
@@ -214,7 +205,7 @@ def test_populated_state_and_bottom_up_removal(kenv):
     assert [o["status"] for o in report["outcomes"] if o["verb"] == "rmdir"][0] == "kept"
     assert kenv.path("unified", "a/b/c").exists()
     kenv.stop(proc)
-    assert wait_for(lambda: events(kenv, "a", "cgroup.events")["populated"] == 0)
+    assert wait_until(lambda: events(kenv, "a", "cgroup.events")["populated"] == 0)
     code, report = kenv.cgman_json("apply")
     assert code == 0, report
     removed = [o["path"] for o in report["outcomes"] if o["verb"] == "rmdir" and o["status"] == "ok"]
