@@ -132,9 +132,10 @@ class Daemon:
                     reply(outcome)
             elif event == "status" and reply is not None:
                 reply(self.state())
-            if next_drift is not None and (event == "reload" or now >= next_drift):
-                if event != "reload":
-                    self.reconcile("drift")
+            due = next_drift is not None and now >= next_drift
+            if due and event != "reload":
+                self.reconcile("drift")
+            if due or event == "reload":  # a reload may also change the interval (0: never)
                 drift = self.desired.manager.drift_interval if self.desired else drift
                 next_drift = time.monotonic() + drift if drift else None
 

@@ -227,3 +227,21 @@ def test_cgman_status_shows_the_running_daemon(guest):
     assert guest.stop() == 0
     done = subprocess.run(cli, capture_output=True, text=True, timeout=60)
     assert json.loads(done.stdout)["daemon"] is None
+
+
+def test_a_reload_can_turn_the_drift_check_on(tmp_path):
+    """drift_interval = 0 (never) at start, 0.3 after an edit: hand-made changes are then repaired."""
+    guest = Guest(tmp_path, drift=0).start()
+    try:
+        guest.wait_for("READY=1")
+        guest.drift = 0.3
+        guest.config(200)
+        guest.wait_for("RELOADING=1")
+        guest.wait_for("READY=1")
+        (tmp_path / "cgroup/cpu/cgman/web/cpu.shares").write_text("5")
+        deadline = time.time() + 20
+        while guest.shares() != "2048" and time.time() < deadline:
+            time.sleep(0.05)
+        assert guest.shares() == "2048"
+    finally:
+        assert guest.stop() == 0
