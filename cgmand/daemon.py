@@ -142,7 +142,8 @@ class Daemon:
     def _settle(self, complete: bool) -> None:
         """Swallow the rest of a burst of file events. A file closed after writing, or
         renamed into place, is complete: reload at once. Other events (a write still
-        going on) wait for DEBOUNCE of quiet first."""
+        going on, a deletion that may be half of a delete-and-recreate) wait for
+        DEBOUNCE of quiet first."""
         while True:
             try:
                 event, final = self.events.get(timeout=0 if complete else DEBOUNCE)
@@ -229,8 +230,10 @@ def _watch(directory: str, events: Any) -> Optional[Any]:
                 return
             names = [getattr(event, "src_path", ""), getattr(event, "dest_path", "")]
             if any(str(n).endswith(".toml") and not os.path.basename(str(n)).startswith(".") for n in names):
-                # ("changed", complete?): closed after writing, renamed into place, or gone.
-                events.put(("changed", event.event_type in ("closed", "moved", "deleted")))
+                # ("changed", complete?): closed after writing, or renamed into place. Not a
+                # deletion: delete-and-recreate is a way to save, and reloading in between
+                # would remove every empty group only to create it again.
+                events.put(("changed", event.event_type in ("closed", "moved")))
 
     if not os.path.isdir(directory):
         log.logger().warning("config_dir_missing", path=directory)

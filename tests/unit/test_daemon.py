@@ -245,3 +245,20 @@ def test_a_reload_can_turn_the_drift_check_on(tmp_path):
         assert guest.shares() == "2048"
     finally:
         assert guest.stop() == 0
+
+
+def test_delete_and_recreate_does_not_remove_the_groups_in_between(guest):
+    """Saving by deleting the file and writing it anew: the reload sees the new file, not the
+    moment without it (which would remove every empty group, only to create it again)."""
+    guest.start()
+    guest.wait_for("READY=1")
+    path = Path(guest.roots.config_dir) / "10-web.toml"
+    text = path.read_text().replace("cpu.weight = 200", "cpu.weight = 150")
+    path.unlink()
+    time.sleep(0.02)  # within the debounce: still one save
+    path.write_text(text)
+    guest.wait_for("READY=1")
+    assert guest.shares() == "1536"
+    log = (guest.tmp / "cgmand.log").read_text()
+    assert "cgroup_removed" not in log and log.count("event=reconcile_done") == 2
+    assert guest.stop() == 0
