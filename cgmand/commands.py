@@ -71,16 +71,18 @@ Planned = namedtuple("Planned", "desired host layout plan fss record facts prune
 
 
 def make_plan(roots: Roots, force: bool, applying: bool = False,
-              desired: Optional[DesiredState] = None) -> Planned:
+              desired: Optional[DesiredState] = None, started: Optional[tuple] = None) -> Planned:
     """The full pipeline. Saves a snapshot when the kernel is already in sync.
     ``applying``: leave removals to the kernel's own refusal (reconcile.check).
     ``desired``: plan for this state instead of the files (the daemon's last
     good configuration while the files are invalid); no snapshot is then kept,
-    since it would vouch for files it did not come from."""
+    since it would vouch for files it did not come from, unless ``started``
+    is the snapshot key taken before ``desired`` was read from the files."""
     from cgmand import plan as planner, reconcile
     from cgmand.kernel import record
 
-    started = snapshot.key(roots) if desired is None else None
+    if desired is None:
+        started = snapshot.key(roots)
     rec = record.load(roots.run_root)
     facts: list = []
     desired, host, laid = load(roots, rec.managed, facts, desired)
@@ -199,9 +201,12 @@ def apply(args: Any, roots: Roots) -> int:
 Reconciled = namedtuple("Reconciled", "report host desired known warnings")
 
 
-def reconcile_once(roots: Roots, force: bool = False, desired: Optional[DesiredState] = None) -> Reconciled:
+def reconcile_once(roots: Roots, force: bool = False, desired: Optional[DesiredState] = None,
+                   started: Optional[tuple] = None) -> Reconciled:
     """Make the kernel match the files (or ``desired``), under the apply lock: `cgman
-    apply`, and each of the daemon's reconciles. Raises ConfigErrors, HostError."""
+    apply`, and each of the daemon's reconciles. ``started``: the snapshot key
+    taken before ``desired`` was read from the files (the daemon, which has just
+    read them, so they need not be read twice). Raises ConfigErrors, HostError."""
     from cgmand.kernel import record
 
     with record.locked(roots.run_root):
@@ -210,7 +215,7 @@ def reconcile_once(roots: Roots, force: bool = False, desired: Optional[DesiredS
             return Reconciled(None, None, None, known, list(known["warnings"]))
         from cgmand import plan as planner, reconcile
 
-        planned = make_plan(roots, force, applying=True, desired=desired)
+        planned = make_plan(roots, force, applying=True, desired=desired, started=started)
         made, host, rec = planned.plan, planned.host, planned.record
         before = {key: set(paths) for key, paths in rec.created.items()}
         done: list = []

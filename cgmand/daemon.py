@@ -74,13 +74,16 @@ class Daemon:
     def start(self) -> int:
         """Load, reconcile, READY=1. A bad configuration at start exits 78 (the unit
         sets RestartPreventExitStatus=78: restarting cannot fix a file)."""
+        from cgmand.kernel import snapshot
+
+        key = snapshot.key(self.roots)
         try:
             self.desired = commands.load_config(self.roots)
         except ConfigErrors as err:
             log.logger().error("config_invalid", error=err.render())
             self.notify.send(f"STATUS=configuration invalid: {_first_line(err)}")
             return ExitCode.CONFIG
-        self.reconcile("start")
+        self.reconcile("start", self.desired, key)
         self.notify.send("READY=1", f"STATUS={self.status_line()}", f"MAINPID={os.getpid()}")
         log.logger().info("daemon_ready", pid=os.getpid())
         return ExitCode.OK
@@ -158,21 +161,30 @@ class Daemon:
 
     def reload(self) -> dict:
         """Read the files again; apply them, or keep the last good configuration."""
+        from cgmand.kernel import snapshot
+
         self.notify.send("RELOADING=1", f"MONOTONIC_USEC={time.monotonic_ns() // 1000}")
+        key = snapshot.key(self.roots)  # before reading: what the files were when read
         try:
             self.desired = commands.load_config(self.roots)
             self.config_error = None
         except ConfigErrors as err:
             self.config_error = _first_line(err)
             log.logger().error("config_invalid", error=err.render(), kept="the last good configuration")
-        self.reconcile("reload")
+            key = None  # planned from the last good state: no snapshot may vouch for these files
+        self.reconcile("reload", self.desired, key)
         self.notify.send("READY=1", f"STATUS={self.status_line()}")
         return self.state()
 
-    def reconcile(self, reason: str) -> None:
+    def reconcile(self, reason: str, desired: Optional[DesiredState] = None,
+                  key: Optional[tuple] = None) -> None:
+        """``desired``: the state just read (with the snapshot ``key`` taken before) or,
+        while the files are invalid, the last good one; None: read the files."""
+        if desired is None and self.config_error:
+            desired = self.desired
         started = time.monotonic()
         try:
-            done = commands.reconcile_once(self.roots, desired=self.desired if self.config_error else None)
+            done = commands.reconcile_once(self.roots, desired=desired, started=key)
         except CgmanError as err:  # the host changed under us, the record is unreadable, ...
             self.last = {"reason": reason, "error": err.render(), "at": time.time()}
             log.logger().error("reconcile_failed", reason=reason, error=err.render())
