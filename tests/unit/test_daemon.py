@@ -71,6 +71,14 @@ class Guest:
     def shares(self) -> str:
         return (self.tmp / "cgroup/cpu/cgman/web/cpu.shares").read_text().strip()
 
+    def repaired_after_hand_edit(self, seconds: float = 20) -> bool:
+        """Change web's cpu.shares by hand; True once the daemon has put back 2048."""
+        (self.tmp / "cgroup/cpu/cgman/web/cpu.shares").write_text("5")
+        deadline = time.time() + seconds
+        while self.shares() != "2048" and time.time() < deadline:
+            time.sleep(0.05)
+        return self.shares() == "2048"
+
     def stop(self) -> int:
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
@@ -165,11 +173,7 @@ def test_a_value_changed_by_hand_is_repaired_by_the_drift_check(tmp_path):
     guest = Guest(tmp_path, drift=0.3).start()
     try:
         guest.wait_for("READY=1")
-        (tmp_path / "cgroup/cpu/cgman/web/cpu.shares").write_text("5")
-        deadline = time.time() + 20
-        while guest.shares() != "2048" and time.time() < deadline:
-            time.sleep(0.05)
-        assert guest.shares() == "2048"
+        assert guest.repaired_after_hand_edit()
     finally:
         assert guest.stop() == 0
 
@@ -238,11 +242,7 @@ def test_a_reload_can_turn_the_drift_check_on(tmp_path):
         guest.config(200)
         guest.wait_for("RELOADING=1")
         guest.wait_for("READY=1")
-        (tmp_path / "cgroup/cpu/cgman/web/cpu.shares").write_text("5")
-        deadline = time.time() + 20
-        while guest.shares() != "2048" and time.time() < deadline:
-            time.sleep(0.05)
-        assert guest.shares() == "2048"
+        assert guest.repaired_after_hand_edit()
     finally:
         assert guest.stop() == 0
 
