@@ -13,7 +13,6 @@ import grp
 import os
 import pwd
 import re
-import sys
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # typing costs start-up time; annotations are strings anyway
     from typing import Any, Dict, List, Optional, Set, Tuple

@@ -28,7 +28,7 @@ import sys
 import time
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # typing costs start-up time; annotations are strings anyway
-    from typing import Any, List, Optional, Tuple
+    from typing import Any, List, Optional
 
     from cgmand.model import DesiredState
     from cgmand.roots import Roots

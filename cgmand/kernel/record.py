@@ -15,7 +15,7 @@ import os
 from collections import namedtuple
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # typing costs start-up time; annotations are strings anyway
-    from typing import Dict, FrozenSet, Iterable, Iterator, Set, Tuple
+    from typing import Dict, Iterable, Iterator, Set, Tuple
 
 from cgmand.errors import ExitCode, HostError
 from cgmand.kernel.runfiles import write_atomically

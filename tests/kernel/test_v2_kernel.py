@@ -11,7 +11,6 @@ import errno
 import os
 import subprocess
 import sys
-import time
 
 import pytest
 
