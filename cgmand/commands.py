@@ -18,7 +18,7 @@ from cgmand.log import logger
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Any, Optional, Set, Tuple
+    from typing import Any, FrozenSet, Optional, Set, Tuple
 
     from cgmand.hierarchy import Host
     from cgmand.hierarchy.layout import Layout
@@ -38,11 +38,12 @@ def _emit(args: Any, text: Any, data: Any) -> None:
         print(text() if callable(text) else text)
 
 
-def load_config(roots: Roots) -> DesiredState:
-    """The configuration (from the cache when unchanged); raises ConfigErrors (78)."""
+def load_config(roots: Roots, memo: Optional[Any] = None) -> DesiredState:
+    """The configuration (from the cache when unchanged, or through cgmand's
+    config.Memo); raises ConfigErrors (78)."""
     from cgmand import configcache
 
-    desired = configcache.load(roots.config_dir, os.path.join(roots.run_root, "cgman"))
+    desired = configcache.load(roots.config_dir, os.path.join(roots.run_root, "cgman"), memo)
     logger().info("config_loaded", source=roots.config_dir, groups=len(desired.groups),
                   files=len(desired.sources))
     return desired
@@ -240,6 +241,48 @@ def reconcile_once(roots: Roots, force: bool = False, desired: Optional[DesiredS
                 snapshot.forget(roots)
     logger().info("reconcile_finished", **report.counts())
     return Reconciled(report, host, planned.desired, None, list(made.warnings))
+
+
+def reconcile_edit(roots: Roots, desired: DesiredState, names: FrozenSet[str]) -> Optional[Reconciled]:
+    """cgmand after an edit that changed or added the ``names`` groups: plan and apply
+    only them and what lies below them (scope.py). None when the cgroups above are
+    not as the last reconcile left them, and a full reconcile must run instead.
+    Raises ConfigErrors (a changed key this host cannot honour), HostError."""
+    from cgmand import plan as planner, reconcile, scope
+    from cgmand.hierarchy import layout
+    from cgmand.kernel import hostinfo, record
+
+    with record.locked(roots.run_root):
+        rec = record.load(roots.run_root)
+        host = hostinfo.detect(desired.manager, roots)
+        inside = scope.within(host.base, names)
+        created, managed = scope.part(rec.created, inside), scope.part(rec.managed, inside)
+        laid = layout.build(scope.reduce(desired, names), host, managed)
+        fss = reconcile.filesystems(host)
+        observed = reconcile.observe(laid, created, fss)
+        made = scope.restrict(planner.make(laid, observed, created), inside)
+        if made is None:
+            logger().info("scope_widened", groups=len(names), reason="the cgroups above need work too")
+            return None
+        made = reconcile.check(made, fss, applying=True)
+        record.forget_vanished(created, reconcile.vanished(created, observed, fss))
+        done: list = []
+        report = None
+        try:
+            report = reconcile.apply(made, fss, created, done)
+        finally:
+            written = set() if report is None else {
+                (o.action.hierarchy, o.action.path, o.action.file) for o in report.outcomes
+                if o.status == reconcile.OK and o.action.verb == planner.WRITE}
+            after = record.Record(scope.merged(rec.created, created, inside),
+                                  scope.merged(rec.managed, _managed_after(laid, made, written), inside))
+            if after != rec:
+                record.save(roots.run_root, after)
+            if report is None or report.outcomes or after != rec:
+                # The snapshot vouches for every managed file, and only these were read.
+                snapshot.forget(roots)
+    logger().info("reconcile_finished", scope=len(names), **report.counts())
+    return Reconciled(report, host, desired, None, list(made.warnings))
 
 
 def show_status(args: Any, roots: Roots) -> int:

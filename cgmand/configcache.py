@@ -24,11 +24,12 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:  # typing costs start-up time; annotations are strings anyway
     from typing import Any, List, Optional, Tuple
 
+    from cgmand import config
     from cgmand.model import DesiredState, Ownership
 
 FORMAT = 2  # 2: [manager] drift_interval, log_format
 _CODE = ("config.py", "knobs.py", "values.py", "model.py", "configcache.py")
-_DATABASES = ("/etc/passwd", "/etc/group")
+DATABASES = ("/etc/passwd", "/etc/group")  # perm names resolve through these
 
 
 def key(directory: str) -> Optional[Tuple[Any, ...]]:
@@ -40,7 +41,7 @@ def key(directory: str) -> Optional[Tuple[Any, ...]]:
     here = os.path.dirname(os.path.abspath(__file__))
     return (FORMAT, os.path.abspath(directory),
             tuple((n, stamp(os.path.join(directory, n))) for n in names),
-            tuple(stamp(p) for p in _DATABASES),
+            tuple(stamp(p) for p in DATABASES),
             tuple(stamp(os.path.join(here, f)) for f in _CODE))
 
 
@@ -67,21 +68,23 @@ def _from_data(data: Any) -> DesiredState:
     return DesiredState(ManagerSpec(*manager), specs, tuple(sources))
 
 
-def load(directory: str, cache_dir: Optional[str]) -> DesiredState:
-    """config.load(directory), served from the cache in ``cache_dir`` when it is current."""
+def load(directory: str, cache_dir: Optional[str], memo: Optional[config.Memo] = None) -> DesiredState:
+    """config.load(directory), served from the cache in ``cache_dir`` when it is current.
+    With a ``memo`` (cgmand, which reloads on every edit), always parsed through the
+    memo, which is what keeps the next edit cheap; the cache is still written."""
     from cgmand import config
 
     if cache_dir is None:
-        return config.load(directory)
+        return config.load(directory, memo)
     wanted = key(directory)
     path = os.path.join(cache_dir, "config.cache")
-    cached = _read(path)
+    cached = _read(path) if memo is None else None
     if wanted is not None and cached is not None and cached[0] == wanted:
         try:
             return _from_data(cached[1])
         except (TypeError, ValueError):
             pass  # a cache from another layout of the data: parse instead
-    state = config.load(directory)
+    state = config.load(directory, memo)
     if wanted is not None and key(directory) == wanted and settled(wanted):  # unchanged while we parsed
         _write(path, (wanted, _to_data(state)))
     return state

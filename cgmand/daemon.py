@@ -21,6 +21,7 @@ failing write never stops the loop: it is in the report, like any other.
 
 from __future__ import annotations
 
+import gc
 import os
 import queue
 import signal
@@ -33,7 +34,7 @@ if TYPE_CHECKING:  # typing costs start-up time; annotations are strings anyway
     from cgmand.model import DesiredState
     from cgmand.roots import Roots
 
-from cgmand import commands, log
+from cgmand import commands, config, log, scope
 from cgmand.errors import CgmanError, ConfigErrors, ExitCode
 
 CHANGES = ("created", "modified", "moved", "deleted", "closed")  # watchdog event types that change a file
@@ -65,6 +66,7 @@ class Daemon:
         self.events: queue.SimpleQueue = queue.SimpleQueue()  # put() is safe in signal handlers
         self.notify = notifier or Notifier()
         self.desired: Optional[DesiredState] = None  # the last good configuration
+        self.memo = config.Memo()  # what the last load validated: an edit re-validates its groups only
         self.config_error: Optional[str] = None  # why the files are not in force now, if they are not
         self.last: dict = {}  # the last reconcile's summary, for STATUS= and `cgman status`
         self.started = time.time()
@@ -72,20 +74,27 @@ class Daemon:
     # --- lifecycle ---------------------------------------------------------------------
 
     def start(self) -> int:
-        """Load, reconcile, READY=1. A bad configuration at start exits 78 (the unit
-        sets RestartPreventExitStatus=78: restarting cannot fix a file)."""
+        """Load, reconcile, READY=1. A bad configuration at start (a file, or a key
+        this host cannot honour) exits 78: the unit sets RestartPreventExitStatus=78,
+        since restarting cannot fix a file."""
         from cgmand.kernel import snapshot
 
         key = snapshot.key(self.roots)
         try:
-            self.desired = commands.load_config(self.roots)
+            desired = commands.load_config(self.roots, self.memo)
+            self.reconcile("start", desired, key, strict=True)
         except ConfigErrors as err:
             log.logger().error("config_invalid", error=err.render())
             self.notify.send(f"STATUS=configuration invalid: {_first_line(err)}")
             return ExitCode.CONFIG
-        self.reconcile("start", self.desired, key)
+        self.desired = desired
         self.notify.send("READY=1", f"STATUS={self.status_line()}", f"MAINPID={os.getpid()}")
         log.logger().info("daemon_ready", pid=os.getpid())
+        # What start-up built (modules, the configuration, the parse memo) lives as long as
+        # the daemon: move it out of the collector's sight, so the full collections an
+        # edit's parsing triggers stay short (gc.freeze, Python >= 3.7).
+        gc.collect()
+        gc.freeze()
         return ExitCode.OK
 
     def run(self) -> int:
@@ -126,11 +135,12 @@ class Daemon:
                 self.notify.send("STOPPING=1")
                 log.logger().info("daemon_stopping", reason="signal")
                 return ExitCode.OK
-            if event == "changed":  # its second item says whether the file is complete
+            edit = event == "changed"
+            if edit:  # its second item says whether the file is complete
                 self._settle(complete=bool(reply))
                 event, reply = "reload", None
             if event == "reload":
-                outcome = self.reload()
+                outcome = self.reload(edit)
                 if reply is not None:
                     reply(outcome)
             elif event == "status" and reply is not None:
@@ -159,42 +169,61 @@ class Daemon:
 
     # --- work -------------------------------------------------------------------------
 
-    def reload(self) -> dict:
-        """Read the files again; apply them, or keep the last good configuration."""
+    def reload(self, edit: bool = False) -> dict:
+        """Read the files again; apply them, or keep the last good configuration.
+        ``edit``: a file changed (not SIGHUP or `cgman reload`, which always
+        reconcile in full): plan only the groups the edit changed, if it can."""
         from cgmand.kernel import snapshot
 
         self.notify.send("RELOADING=1", f"MONOTONIC_USEC={time.monotonic_ns() // 1000}")
         key = snapshot.key(self.roots)  # before reading: what the files were when read
+        clean = self.config_error is None and not self.last.get("failed") and not self.last.get("error")
         try:
-            self.desired = commands.load_config(self.roots)
-            self.config_error = None
-        except ConfigErrors as err:
+            desired = commands.load_config(self.roots, self.memo)
+            self.reconcile("reload", desired, key, before=self.desired if edit and clean else None,
+                           strict=True)
+            self.desired, self.config_error = desired, None
+        except ConfigErrors as err:  # nothing of it was applied
             self.config_error = _first_line(err)
             log.logger().error("config_invalid", error=err.render(), kept="the last good configuration")
-            key = None  # planned from the last good state: no snapshot may vouch for these files
-        self.reconcile("reload", self.desired, key)
+            # Planned from the last good state: no snapshot may vouch for these files.
+            self.reconcile("reload", self.desired, None)
         self.notify.send("READY=1", f"STATUS={self.status_line()}")
         return self.state()
 
-    def reconcile(self, reason: str, desired: Optional[DesiredState] = None,
-                  key: Optional[tuple] = None) -> None:
+    def reconcile(self, reason: str, desired: Optional[DesiredState] = None, key: Optional[tuple] = None,
+                  before: Optional[DesiredState] = None, strict: bool = False) -> None:
         """``desired``: the state just read (with the snapshot ``key`` taken before) or,
-        while the files are invalid, the last good one; None: read the files."""
+        while the files are invalid, the last good one; None: read the files.
+        ``before``: the state the kernel was last brought to, for an edit to be
+        planned for its changed groups alone (scope.py). ``strict``: raise
+        ConfigErrors (a key this host cannot honour) instead of logging them."""
         if desired is None and self.config_error:
             desired = self.desired
         started = time.monotonic()
+        names = scope.changed(before, desired) if before is not None and desired is not None else None
         try:
-            done = commands.reconcile_once(self.roots, desired=desired, started=key)
+            done = None
+            if names is not None:
+                done = commands.reconcile_edit(self.roots, desired, names) if names else _UNCHANGED
+            if done is None:
+                names = None
+                done = commands.reconcile_once(self.roots, desired=desired, started=key)
         except CgmanError as err:  # the host changed under us, the record is unreadable, ...
-            self.last = {"reason": reason, "error": err.render(), "at": time.time()}
-            log.logger().error("reconcile_failed", reason=reason, error=err.render())
+            if strict and isinstance(err, ConfigErrors):
+                raise  # a key this host cannot honour: the caller keeps the last good config
+            self._failed(reason, err)
             return
         counts = done.report.counts() if done.report is not None else {}
         self.last = {"reason": reason, "at": time.time(), "counts": counts,
                      "failed": bool(done.report is not None and done.report.failed),
                      "duration_ms": round((time.monotonic() - started) * 1000, 1)}
         log.logger().info("reconcile_done", reason=reason, duration_ms=self.last["duration_ms"],
-                          in_sync=done.report is None, **counts)
+                          in_sync=done.report is None, scope="all" if names is None else len(names), **counts)
+
+    def _failed(self, reason: str, err: CgmanError) -> None:
+        self.last = {"reason": reason, "error": err.render(), "at": time.time()}
+        log.logger().error("reconcile_failed", reason=reason, error=err.render())
 
     def status_line(self) -> str:
         if self.config_error:
@@ -210,6 +239,10 @@ class Daemon:
         return {"pid": os.getpid(), "started": self.started, "config_error": self.config_error,
                 "last": self.last, "status": self.status_line(),
                 "groups": len(self.desired.groups) if self.desired else 0}
+
+
+# An edit that changed no group (a comment, a file touched): nothing to plan.
+_UNCHANGED = commands.Reconciled(None, None, None, None, [])
 
 
 def _first_line(err: CgmanError) -> str:
@@ -265,7 +298,6 @@ def main(argv: Optional[List[str]] = None) -> int:
 
 
 def run(roots: Roots, log_format: Optional[str] = None) -> int:
-    import gc
 
     from cgmand import configcache
 

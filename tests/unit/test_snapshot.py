@@ -158,8 +158,8 @@ def test_a_config_edited_while_the_plan_runs_leaves_no_snapshot(synced, monkeypa
     snapshot.forget(synced)
     real = configcache.load
 
-    def load_then_edit(directory, cache_dir):
-        state = real(directory, cache_dir)
+    def load_then_edit(directory, cache_dir, memo=None):
+        state = real(directory, cache_dir, memo)
         write_config(synced, "10-web.toml", WEB.replace("200", "300"))
         return state
 
