@@ -298,7 +298,6 @@ def main(argv: Optional[List[str]] = None) -> int:
 
 
 def run(roots: Roots, log_format: Optional[str] = None) -> int:
-
     from cgmand import configcache
 
     gc.enable()  # the console script turns it off for one-shot commands; this one lives on
