@@ -834,3 +834,91 @@ def test_daemon_settings_in_manager():
     state = config.merge([config.parse('[manager]\ndrift_interval = 5\nlog_format = "json"\n', "f.toml")])
     assert (state.manager.drift_interval, state.manager.log_format) == (5.0, "json")
     assert config.merge([config.parse("", "f.toml")]).manager.drift_interval == 60.0
+
+
+# --- config.Memo: what cgmand reuses from the last load ---------------------------------------
+
+
+def memo_load(directory, memo):
+    return config.load(str(directory), memo)
+
+
+def test_the_memo_serves_an_unchanged_group_and_revalidates_a_changed_one(tmp_path):
+    (tmp_path / "a.toml").write_text('[group."web"]\ncpu.weight = 100\n[group."db"]\ncpu.weight = 50\n')
+    memo = config.Memo()
+    first = memo_load(tmp_path, memo)
+    (tmp_path / "a.toml").write_text('[group."web"]\ncpu.weight = 200\n[group."db"]\ncpu.weight = 50\n')
+    second = memo_load(tmp_path, memo)
+    assert second.groups["db"] is first.groups["db"]  # reused, not parsed again
+    assert second.groups["web"] is not first.groups["web"] and second.groups["web"].settings == {"cpu.weight": 200}
+    assert second == config.load(str(tmp_path))
+    assert list(memo.files) == [str(tmp_path / "a.toml")]  # only what the files hold now
+    assert len(memo.files[str(tmp_path / "a.toml")][2]) == 2
+
+
+def test_the_memo_tells_values_apart_that_python_calls_equal(tmp_path):
+    """1, 1.0 and true compare equal in Python; as TOML values they are different (and refused)."""
+    memo = config.Memo()
+    (tmp_path / "a.toml").write_text('[group."web"]\ncpu.weight = 1\n')
+    memo_load(tmp_path, memo)
+    for text in ("cpu.weight = 1.0\n", "cpu.weight = true\n"):
+        (tmp_path / "a.toml").write_text('[group."web"]\n' + text)
+        with pytest.raises(ConfigErrors, match="cpu.weight"):
+            memo_load(tmp_path, memo)
+
+
+def test_the_memo_keeps_no_invalid_group_and_no_file_confusion(tmp_path):
+    memo = config.Memo()
+    (tmp_path / "a.toml").write_text('[group."web"]\ncpu.weight = "lots"\n')
+    for _ in range(2):  # reported every time, not served from the memo
+        with pytest.raises(ConfigErrors, match='group."web".cpu.weight'):
+            memo_load(tmp_path, memo)
+    (tmp_path / "a.toml").write_text('[group."web"]\ncpu.weight = 100\n')
+    assert memo_load(tmp_path, memo).groups["web"].source.endswith("a.toml")
+    (tmp_path / "a.toml").rename(tmp_path / "b.toml")  # the same table, now from another file
+    assert memo_load(tmp_path, memo).groups["web"].source.endswith("b.toml")
+
+
+def test_the_memo_still_reports_duplicates(tmp_path):
+    memo = config.Memo()
+    (tmp_path / "a.toml").write_text('[group."web"]\ncpu.weight = 100\n')
+    memo_load(tmp_path, memo)
+    (tmp_path / "a.toml").write_text('[group."web"]\ncpu.weight = 100\n[group."/web"]\ncpu.weight = 100\n')
+    with pytest.raises(ConfigErrors, match='same group as group."web"'):
+        memo_load(tmp_path, memo)
+    (tmp_path / "a.toml").write_text('[group."web"]\ncpu.weight = 100\n')
+    (tmp_path / "b.toml").write_text('[group."web"]\ncpu.weight = 100\n')
+    with pytest.raises(ConfigErrors, match="group is defined in two files"):
+        memo_load(tmp_path, memo)
+
+
+def test_an_unchanged_file_is_not_parsed_again(tmp_path, monkeypatch):
+    (tmp_path / "a.toml").write_text('[group."web"]\ncpu.weight = 100\n')
+    (tmp_path / "b.toml").write_text('[group."db"]\ncpu.weight = 50\n')
+    memo = config.Memo()
+    memo_load(tmp_path, memo)
+    parsed = []
+    real = config._parse
+    monkeypatch.setattr(config, "_parse", lambda data, source, *rest: parsed.append(source) or real(data, source, *rest))
+    (tmp_path / "b.toml").write_text('[group."db"]\ncpu.weight = 60\n')
+    state = memo_load(tmp_path, memo)
+    assert parsed == [str(tmp_path / "b.toml")] and state.groups["db"].settings == {"cpu.weight": 60}
+    (tmp_path / "a.toml").unlink()
+    assert list(memo_load(tmp_path, memo).groups) == ["db"] and list(memo.files) == [str(tmp_path / "b.toml")]
+
+
+def test_the_memo_is_dropped_when_the_user_database_changes(tmp_path, monkeypatch):
+    """perm names resolve to ids at load: a changed /etc/passwd means validating again."""
+    from cgmand import configcache
+
+    passwd = tmp_path / "passwd"
+    passwd.write_text("one\n")
+    monkeypatch.setattr(configcache, "DATABASES", (str(passwd),))
+    conf = tmp_path / "conf"
+    conf.mkdir()
+    (conf / "a.toml").write_text('[group."web"]\ncpu.weight = 100\n')
+    memo = config.Memo()
+    first = memo_load(conf, memo)
+    assert memo_load(conf, memo).groups["web"] is first.groups["web"]
+    passwd.write_text("one\ntwo\n")
+    assert memo_load(conf, memo).groups["web"] is not first.groups["web"]

@@ -50,6 +50,9 @@ class Guest:
                                      env=env, stdout=self.log, stderr=self.log, text=True)
         return self
 
+    def log_lines(self, event: str) -> list:
+        return [line for line in (self.tmp / "cgmand.log").read_text().splitlines() if f"event={event}" in line]
+
     def reconciles(self) -> int:
         return (self.tmp / "cgmand.log").read_text().count("event=reconcile_done")
 
@@ -134,13 +137,19 @@ def test_an_edit_saved_by_rename_is_applied(guest):
     assert guest.stop() == 0
 
 
-def test_a_bad_edit_keeps_the_last_good_config_and_a_fix_recovers(guest):
+@pytest.mark.parametrize("bad, error", [
+    ('[group."web"]\ncpu.weight = "lots"\n', 'group."web".cpu.weight'),
+    # parses, but cgroup v1 has no such file: refused whole all the same
+    (WEB.format(drift=600, weight=300) + "memory.oom.group = 1\n",
+     'group."web".memory.oom.group: cannot be honoured on this host'),
+])
+def test_a_bad_edit_keeps_the_last_good_config_and_a_fix_recovers(guest, bad, error):
     guest.start()
     guest.wait_for("READY=1")
-    guest.config(0, '[group."web"]\ncpu.weight = "lots"\n')
+    guest.config(0, bad)
     ready = guest.wait_for("READY=1")
     assert "STATUS=configuration invalid, running the last good one:" in ready
-    assert 'group."web".cpu.weight' in ready
+    assert error in ready
     assert guest.shares() == "2048" and guest.proc.poll() is None
     guest.config(100)
     ready = guest.wait_for("READY=1")
@@ -262,3 +271,28 @@ def test_delete_and_recreate_does_not_remove_the_groups_in_between(guest):
     log = (guest.tmp / "cgmand.log").read_text()
     assert "cgroup_removed" not in log and log.count("event=reconcile_done") == 2
     assert guest.stop() == 0
+
+
+def test_an_edit_is_planned_for_its_groups_and_sighup_in_full(guest):
+    """A file edit re-plans the groups it changed (scope.py); SIGHUP, an explicit request,
+    reconciles everything (and so repairs what was changed by hand)."""
+    guest.start()
+    guest.wait_for("READY=1")
+    guest.config(300)
+    guest.wait_for("READY=1")
+    assert guest.shares() == "3072"
+    assert " scope=1 " in guest.log_lines("reconcile_done")[-1]
+    (guest.tmp / "cgroup/cpu/cgman/web/cpu.shares").write_text("5")
+    guest.proc.send_signal(signal.SIGHUP)
+    guest.wait_for("READY=1")
+    assert guest.shares() == "3072"
+    assert " scope=all " in guest.log_lines("reconcile_done")[-1]
+    assert guest.stop() == 0
+
+
+def test_a_key_this_host_cannot_honour_at_start_exits_78(guest):
+    guest.config(0, WEB.format(drift=600, weight=300) + "memory.oom.group = 1\n")
+    guest.start()
+    assert "memory.oom.group" in guest.wait_for("STATUS=configuration invalid")
+    assert guest.proc.wait(timeout=20) == 78
+    assert guest.shares() == "1024"  # nothing applied
