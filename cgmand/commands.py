@@ -198,8 +198,20 @@ def apply(args: Any, roots: Roots) -> int:
 
 # What one reconcile did: the Report (None when the snapshot showed the kernel in
 # sync: then ``known`` holds the stored outputs), the host, the desired state
-# planned for (None on the fast path) and the host's warnings.
-Reconciled = namedtuple("Reconciled", "report host desired known warnings")
+# planned for (None on the fast path), the host's warnings, and whether it
+# ``settled``: left nothing for the next reconcile to finish (see _settled).
+Reconciled = namedtuple("Reconciled", "report host desired known warnings settled", defaults=(True,))
+
+
+def _settled(report: Any, laid: Layout) -> bool:
+    """Did the reconcile leave nothing for the next one? Not if an action failed or was
+    skipped, a notice stands (a group kept for its processes, a refusal), or a v1
+    leftover was reset this time and is to be removed next time. cgmand plans an
+    edit alone (scope.py) only after a settled reconcile."""
+    from cgmand import reconcile
+
+    return (not report.notices and all(o.status == reconcile.OK for o in report.outcomes)
+            and not any(node.reset_only for target in laid.targets for node in target.nodes.values()))
 
 
 def reconcile_once(roots: Roots, force: bool = False, desired: Optional[DesiredState] = None,
@@ -240,7 +252,7 @@ def reconcile_once(roots: Roots, force: bool = False, desired: Optional[DesiredS
                     planned.started, wrote_record)):
                 snapshot.forget(roots)
     logger().info("reconcile_finished", **report.counts())
-    return Reconciled(report, host, planned.desired, None, list(made.warnings))
+    return Reconciled(report, host, planned.desired, None, list(made.warnings), _settled(report, planned.layout))
 
 
 def reconcile_edit(roots: Roots, desired: DesiredState, names: FrozenSet[str]) -> Optional[Reconciled]:
@@ -282,7 +294,7 @@ def reconcile_edit(roots: Roots, desired: DesiredState, names: FrozenSet[str]) -
                 # The snapshot vouches for every managed file, and only these were read.
                 snapshot.forget(roots)
     logger().info("reconcile_finished", scope=len(names), **report.counts())
-    return Reconciled(report, host, desired, None, list(made.warnings))
+    return Reconciled(report, host, desired, None, list(made.warnings), _settled(report, laid))
 
 
 def show_status(args: Any, roots: Roots) -> int:

@@ -66,6 +66,13 @@ class Daemon:
         self.events: queue.SimpleQueue = queue.SimpleQueue()  # put() is safe in signal handlers
         self.notify = notifier or Notifier()
         self.desired: Optional[DesiredState] = None  # the last good configuration
+        # What the kernel was brought to by the last reconcile, if it settled (left
+        # nothing for the next one to finish): an edit is planned against it alone
+        # (scope.py). None: unknown, the next edit is planned in full. With the key of
+        # the files it was read from, which tells whether a drift check that found the
+        # system in sync (without reading the files) was in sync with it.
+        self.baseline: Optional[DesiredState] = None
+        self.baseline_key: Optional[tuple] = None
         self.memo = config.Memo()  # what the last load validated: an edit re-validates its groups only
         self.config_error: Optional[str] = None  # why the files are not in force now, if they are not
         self.last: dict = {}  # the last reconcile's summary, for STATUS= and `cgman status`
@@ -177,11 +184,9 @@ class Daemon:
 
         self.notify.send("RELOADING=1", f"MONOTONIC_USEC={time.monotonic_ns() // 1000}")
         key = snapshot.key(self.roots)  # before reading: what the files were when read
-        clean = self.config_error is None and not self.last.get("failed") and not self.last.get("error")
         try:
             desired = commands.load_config(self.roots, self.memo)
-            self.reconcile("reload", desired, key, before=self.desired if edit and clean else None,
-                           strict=True)
+            self.reconcile("reload", desired, key, before=self.baseline if edit else None, strict=True)
             self.desired, self.config_error = desired, None
         except ConfigErrors as err:  # nothing of it was applied
             self.config_error = _first_line(err)
@@ -198,28 +203,49 @@ class Daemon:
         ``before``: the state the kernel was last brought to, for an edit to be
         planned for its changed groups alone (scope.py). ``strict``: raise
         ConfigErrors (a key this host cannot honour) instead of logging them."""
+        from cgmand import configcache
+        from cgmand.kernel import snapshot
+
         if desired is None and self.config_error:
             desired = self.desired
         started = time.monotonic()
+        # The files as they were before they were read (now, for a drift check).
+        files = key[snapshot.CONFIG] if key is not None else configcache.key(self.roots.config_dir)
         names = scope.changed(before, desired) if before is not None and desired is not None else None
         try:
             done = None
-            if names is not None:
-                done = commands.reconcile_edit(self.roots, desired, names) if names else _UNCHANGED
+            if names is not None:  # an edit that changed no group (a comment): nothing to do
+                done = commands.reconcile_edit(self.roots, desired, names) if names else \
+                    commands.Reconciled(None, None, desired, None, [])
             if done is None:
                 names = None
                 done = commands.reconcile_once(self.roots, desired=desired, started=key)
         except CgmanError as err:  # the host changed under us, the record is unreadable, ...
+            self.baseline = None
             if strict and isinstance(err, ConfigErrors):
                 raise  # a key this host cannot honour: the caller keeps the last good config
             self._failed(reason, err)
             return
+        self._track(done, files)
         counts = done.report.counts() if done.report is not None else {}
         self.last = {"reason": reason, "at": time.time(), "counts": counts,
                      "failed": bool(done.report is not None and done.report.failed),
                      "duration_ms": round((time.monotonic() - started) * 1000, 1)}
         log.logger().info("reconcile_done", reason=reason, duration_ms=self.last["duration_ms"],
                           in_sync=done.report is None, scope="all" if names is None else len(names), **counts)
+
+    def _track(self, done: commands.Reconciled, files: Optional[tuple]) -> None:
+        """Keep the baseline (see __init__) and the last good configuration up to date."""
+        if not done.settled:
+            self.baseline = None
+        elif done.desired is not None:  # what this reconcile brought the kernel to
+            self.baseline, self.baseline_key = done.desired, files
+            if self.config_error is None:  # a drift check may have read changed files
+                self.desired = done.desired
+        elif files is None or files != self.baseline_key:
+            # In sync, says the snapshot, but with files other than the baseline's
+            # (changed with no event seen, say): unknown.
+            self.baseline = None
 
     def _failed(self, reason: str, err: CgmanError) -> None:
         self.last = {"reason": reason, "error": err.render(), "at": time.time()}
@@ -240,9 +266,6 @@ class Daemon:
                 "last": self.last, "status": self.status_line(),
                 "groups": len(self.desired.groups) if self.desired else 0}
 
-
-# An edit that changed no group (a comment, a file touched): nothing to plan.
-_UNCHANGED = commands.Reconciled(None, None, None, None, [])
 
 
 def _first_line(err: CgmanError) -> str:

@@ -12,7 +12,9 @@ needed only their changed children's controllers; those controller disables
 are dropped. Anything else planned outside the subtrees (a mkdir, an enable, a
 write, a notice), or a kept action waiting on a dropped one, means the
 ancestors are not as left: ``restrict`` says so and cgmand reconciles in full.
-Removals, explicit reloads and the periodic drift check are always full.
+An edit that removes a group or takes a controller from one is always full
+(``changed``), as are explicit reloads, the periodic drift check, and any
+edit after a reconcile that left work for the next (cgmand checks that).
 
 Pure: no I/O.
 """
@@ -27,15 +29,27 @@ if TYPE_CHECKING:  # typing costs start-up time; annotations are strings anyway
 
     R = TypeVar("R")  # one hierarchy's part of the record: a set of paths, or path -> files
 
-from cgmand.model import DesiredState, ancestors, join
+from cgmand import knobs
+from cgmand.model import DesiredState, GroupSpec, ancestors, join
 
 
 def changed(before: DesiredState, after: DesiredState) -> Optional[FrozenSet[str]]:
-    """The groups an edit changed or added; None if it changed [manager] or removed a
-    group (a removal may leave a parent's controllers unused: a full reconcile)."""
+    """The groups an edit changed or added; None if it changed [manager], removed a
+    group, or took a controller from one. Those may leave a parent's controller
+    unused (v2: a disable above the edit; v1: a cgroup to remove there), which
+    the partial view cannot tell from the disables it invents: a full reconcile."""
     if before.manager != after.manager or not before.groups.keys() <= after.groups.keys():
         return None
-    return frozenset(name for name, group in after.groups.items() if before.groups.get(name) != group)
+    names = frozenset(name for name, group in after.groups.items() if before.groups.get(name) != group)
+    for name in names:
+        if name in before.groups and not _controllers(before.groups[name]) <= _controllers(after.groups[name]):
+            return None
+    return names
+
+
+def _controllers(group: GroupSpec) -> FrozenSet[str]:
+    """The controllers a group's keys and controller tables ask for."""
+    return frozenset(knobs.lookup(key)[0].controller for key in group.settings) | group.controllers
 
 
 def reduce(desired: DesiredState, names: FrozenSet[str]) -> DesiredState:
@@ -69,7 +83,9 @@ def merged(record: Dict[str, R], scoped: Dict[str, R], inside: Callable[[str], b
     """``record`` with its entries inside the scope replaced by ``scoped``'s."""
     out = {}
     for key in set(record) | set(scoped):
-        new = scoped.get(key)
+        # (scoped may hold entries outside too: the declared ancestors laid out with
+        # the edit. The record's own entries stand for those.)
+        new = _keep(scoped[key], inside, True) if key in scoped else None
         outside = _keep(record[key], inside, False) if key in record else type(new)()
         value = {**outside, **(new or {})} if isinstance(outside, dict) else outside | set(new or ())
         if value:

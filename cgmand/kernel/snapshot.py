@@ -65,6 +65,7 @@ def key(roots: Roots) -> Optional[tuple]:
 
 
 _RECORD = 5  # the record's place in key()
+CONFIG = 1  # the configuration files' (configcache.key) place in key()
 
 
 def save(roots: Roots, facts: List[tuple], outputs: Dict[str, Any], started: Optional[tuple],

@@ -16,6 +16,13 @@ from conftest import KernelEnv, mount_of
 TWO_CPUS = len(os.sched_getaffinity(0)) >= 2
 
 
+def cpu_max_of(env, group: str) -> str:
+    if home("cpu") == "unified":
+        return env.read("unified", group, "cpu.max")
+    quota = env.read("cpu", group, "cpu.cfs_quota_us")
+    return f"{'max' if quota == '-1' else quota} {env.read('cpu', group, 'cpu.cfs_period_us')}"
+
+
 def home(controller: str) -> str:
     return "unified" if mount_of(controller) is None else controller
 
@@ -53,8 +60,8 @@ def edit(kenv, twin, before: str, after: str, hand=None):
         env.config(after)
         new = config.load(roots.config_dir)
         names = scope.changed(old, new)
-        assert names, "each case changes or adds a group"
-        done = commands.reconcile_edit(roots, new, names) if scoped else None
+        assert names != frozenset(), "each case changes or adds a group"
+        done = commands.reconcile_edit(roots, new, names) if scoped and names else None
         outcomes.append(done)
         full = commands.reconcile_once(roots, desired=new) if done is None else done
         assert not full.report.failed, [(o.action.describe(), o.message) for o in full.report.outcomes]
@@ -99,9 +106,16 @@ def test_a_value_edit_leaves_other_groups_to_the_drift_check(kenv, twin):
 
 
 def test_a_removed_key_goes_back_to_its_default(kenv, twin):
-    done = edit(kenv, twin, WEB, WEB.replace("pids.max = 100\n", ""))
-    assert done is not None and done.report.counts()["written"] == 1
-    assert kenv.read(home("pids"), "web", "pids.max") == "max"
+    cpu_max = WEB.replace("pids.max = 100\n", 'pids.max = 100\ncpu.max = "50000 100000"\n')
+    done = edit(kenv, twin, cpu_max, WEB)
+    assert done is not None and done.report.counts()["written"] >= 1
+    assert cpu_max_of(kenv, "web") == "max 100000"
+
+
+def test_a_group_that_loses_a_controller_is_planned_in_full(kenv, twin):
+    """web's only pids key goes: its parent may no longer need pids (v2: a disable there;
+    v1: the parent's pids cgroup to remove once web's leftover is reset)."""
+    assert edit(kenv, twin, WEB, WEB.replace("pids.max = 100\n", "")) is None
 
 
 def test_a_group_added_below_an_existing_one(kenv, twin):

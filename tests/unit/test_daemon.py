@@ -296,3 +296,69 @@ def test_a_key_this_host_cannot_honour_at_start_exits_78(guest):
     assert "memory.oom.group" in guest.wait_for("STATUS=configuration invalid")
     assert guest.proc.wait(timeout=20) == 78
     assert guest.shares() == "1024"  # nothing applied
+
+
+# --- the edit path's baseline, in process -------------------------------------------------
+
+
+class Quiet:
+    def send(self, *fields):
+        pass
+
+
+@pytest.fixture(name="inproc")
+def _inproc(tmp_path, monkeypatch):
+    """A Daemon object on the fake host (not started as a process), and the list of the edits
+    it planned alone (the names commands.reconcile_edit was called with)."""
+    from cgmand import commands, daemon, log
+
+    log.configure("warning", "logfmt")
+    roots = hybrid_host_with_web(tmp_path)
+    write_config(roots, "10-web.toml", WEB.format(drift=0, weight=200))
+    scoped = []
+    real = commands.reconcile_edit
+    monkeypatch.setattr(commands, "reconcile_edit",
+                        lambda r, desired, names: scoped.append(sorted(names)) or real(r, desired, names))
+    d = daemon.Daemon(roots, Quiet())
+    assert d.start() == 0
+    d.scoped = scoped
+    d.shares = lambda: (tmp_path / "cgroup/cpu/cgman/web/cpu.shares").read_text().strip()
+    yield d
+    import gc
+    gc.unfreeze()
+
+
+def edit(d, text):
+    write_config(d.roots, "10-web.toml", text)
+    d.reload(edit=True)
+
+
+def test_an_edit_after_a_reconcile_that_left_work_is_planned_in_full(inproc):
+    """web drops its only memory key: a full reconcile (a controller left it), which puts
+    memory.limit_in_bytes back and leaves the v1 leftover cgroup for the next run. The next
+    edit is therefore full too; the one after it, planned alone."""
+    no_memory = '[manager]\ndrift_interval = 0\n[group."web"]\ncpu.weight = {}\n'
+    edit(inproc, no_memory.format(200))
+    assert inproc.scoped == [] and inproc.baseline is None
+    edit(inproc, no_memory.format(300))
+    assert inproc.scoped == [] and inproc.shares() == "3072"
+    edit(inproc, no_memory.format(400))
+    assert inproc.scoped == [["web"]] and inproc.shares() == "4096"
+
+
+def test_a_drift_check_that_read_changed_files_moves_the_baseline(inproc):
+    """Files changed with no event seen: the drift check applies them, and the edit that puts
+    the old text back is planned against what the drift check applied."""
+    write_config(inproc.roots, "10-web.toml", WEB.format(drift=0, weight=300))
+    inproc.reconcile("drift")
+    assert inproc.shares() == "3072"
+    edit(inproc, WEB.format(drift=0, weight=200))
+    assert inproc.scoped == [["web"]] and inproc.shares() == "2048"
+
+
+def test_an_edit_that_changes_no_group_writes_nothing(inproc, monkeypatch):
+    from cgmand import commands
+
+    monkeypatch.setattr(commands, "reconcile_once", lambda *a, **k: pytest.fail("planned in full"))
+    edit(inproc, "# a comment\n" + WEB.format(drift=0, weight=200))
+    assert inproc.last["counts"] == {} and inproc.baseline is not None

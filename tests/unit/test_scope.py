@@ -42,6 +42,18 @@ def test_a_removed_group_or_a_manager_change_needs_the_full_reconcile():
     assert scope.changed(BEFORE, other) is None
 
 
+def test_an_edit_that_takes_a_controller_from_a_group_needs_the_full_reconcile():
+    """Its parent may no longer need the controller (v2: a disable; v1: a cgroup to remove)."""
+    before = state(web={"cpu.weight": 100, "memory.max": 2**30}, batch={"cpu.weight": 50})
+    assert scope.changed(before, state(web={"cpu.weight": 100}, batch={"cpu.weight": 50})) is None
+    table = before._replace(groups=dict(before.groups, web=before.groups["web"]._replace(
+        controllers=frozenset({"pids"}))))
+    assert scope.changed(table, before) is None  # its pids = {} table went
+    assert scope.changed(before, table) == {"web"}  # gaining one is planned alone
+    spelled = state(web={"cpu.shares": 1024, "memory.max": 2**30}, batch={"cpu.weight": 50})
+    assert scope.changed(before, spelled) == {"web"}  # the same controller, spelled the v1 way
+
+
 def test_the_partial_configuration_keeps_declared_ancestors_and_descendants_only():
     full = state(a={}, a__b={}, a__b__c={}, a__b__c__d={}, a__x={}, ab={}, other={})
     assert sorted(scope.reduce(full, frozenset({"a/b"})).groups) == ["a", "a/b", "a/b/c", "a/b/c/d"]
@@ -66,6 +78,9 @@ def test_the_record_is_split_and_merged_around_the_scope():
         "cpu": {"/cgman", "/cgman/web", "/cgman/batch"}, "pids": {"/cgman/batch"}, "memory": {"/cgman/web"}}
     assert scope.merged(managed, {"cpu": {}}, inside) == {"cpu": {"/cgman/batch": frozenset({"cpu.shares"})}}
     assert scope.merged({"cpu": {"/cgman/web": frozenset({"x"})}}, {}, inside) == {}
+    # the edit's layout also lists its declared ancestors: the record's entries stand for them
+    ancestor = {"cpu": {"/cgman": frozenset({"cpu.shares", "cpu.cfs_quota_us"})}}
+    assert scope.merged(ancestor, {"cpu": {"/cgman": frozenset({"cpu.shares"})}}, inside) == ancestor
 
 
 def action(id_, verb, path, after=()):
