@@ -26,6 +26,12 @@ $(VENV)/.installed: pyproject.toml
 	fi; \
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check -e '.[test]' \
 	    --config-settings editable_mode=compat || exit 1
+	@# pip's console-script wrappers import re (with enum: ~10 ms) to tidy argv[0];
+	@# cgman exec starts in scripts and loops, so the scripts are replaced by plain ones.
+	@for tool in cgman:cli cgmand:daemon; do \
+	    printf '#!%s\nimport sys\nfrom cgmand.%s import entry\nsys.exit(entry())\n' \
+	        "$(abspath $(PY))" "$${tool#*:}" > $(VENV)/bin/$${tool%%:*} || exit 1; \
+	done
 	@touch $@
 
 # Byte-compile cgman (PYTHONDONTWRITEBYTECODE may be set): start-up matters.

@@ -68,6 +68,9 @@ def build_parser() -> argparse.ArgumentParser:
     reload = sub.add_parser("reload", parents=[common],
                             help="ask the running cgmand to reload the configuration, and wait for it")
     reload.add_argument("--json", action="store_true", help="machine-readable outcome")
+    # Listed for --help; `cgman exec ...` never reaches argparse (_own_parser).
+    sub.add_parser("exec", help="run a command in a group: exec -g CONTROLLERS:PATH COMMAND ARG...",
+                   add_help=False)
     return parser
 
 
@@ -108,8 +111,42 @@ def quick_parse(argv: List[str]) -> Optional[object]:
     return SimpleNamespace(command=command, verbose=0, log_format="auto", **values, **options)
 
 
+# Verbs that parse their own options (getopt-style, stopping at the command to run)
+# and start often: module and entry point, reached without argparse.
+_OWN_PARSERS = {"exec": "cgmand.verbs.execute"}
+
+
+def _own_parser(argv: List[str]) -> Optional[int]:
+    """Run exec (and the like) if that is the command: root options, then the verb."""
+    values = {"config_dir": "/etc/cgman", "cgroup_root": None, "proc_root": "/proc", "run_root": "/run"}
+    index = 0
+    while index + 1 < len(argv) and argv[index] in _QUICK_ROOTS:
+        values[_QUICK_ROOTS[argv[index]]] = argv[index + 1]
+        index += 2
+    if index == len(argv) or argv[index] not in _OWN_PARSERS:
+        return None
+    import importlib
+
+    module = importlib.import_module(_OWN_PARSERS[argv[index]])
+    rest = argv[index + 1:]
+    while len(rest) > 1 and rest[0] in _QUICK_ROOTS:  # root options after the verb, too
+        values[_QUICK_ROOTS[rest[0]]] = rest[1]
+        rest = rest[2:]
+    return int(module.main(rest, Roots(**values)))
+
+
+def _exec_after_other_options(args: object, roots: Roots) -> int:
+    from cgmand.targets import SpecError
+
+    raise SpecError("exec takes only --config-dir, --cgroup-root, --proc-root and --run-root before it",
+                    hint="cgman exec -g CONTROLLERS:PATH COMMAND ARG...")
+
+
 def main(argv: Optional[List[str]] = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
+    own = _own_parser(argv)
+    if own is not None:
+        return own
     args = quick_parse(argv) or build_parser().parse_args(argv)
     roots = Roots(args.config_dir, args.cgroup_root, args.proc_root, args.run_root)
     if args.verbose:
@@ -119,7 +156,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     from cgmand import commands
 
     run = {"check": commands.check, "plan": commands.plan, "apply": commands.apply,
-           "status": commands.show_status, "daemon": commands.daemon, "reload": commands.reload}[args.command]
+           "status": commands.show_status, "daemon": commands.daemon, "reload": commands.reload,
+           "exec": _exec_after_other_options}[args.command]
     try:
         return int(run(args, roots))
     except CgmanError as err:

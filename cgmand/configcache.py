@@ -72,9 +72,9 @@ def load(directory: str, cache_dir: Optional[str], memo: Optional[config.Memo] =
     """config.load(directory), served from the cache in ``cache_dir`` when it is current.
     With a ``memo`` (cgmand, which reloads on every edit), always parsed through the
     memo, which is what keeps the next edit cheap; the cache is still written."""
-    from cgmand import config
-
     if cache_dir is None:
+        from cgmand import config
+
         return config.load(directory, memo)
     wanted = key(directory)
     path = os.path.join(cache_dir, "config.cache")
@@ -84,6 +84,8 @@ def load(directory: str, cache_dir: Optional[str], memo: Optional[config.Memo] =
             return _from_data(cached[1])
         except (TypeError, ValueError):
             pass  # a cache from another layout of the data: parse instead
+    from cgmand import config  # only now: it imports the knob catalogue (~10 ms)
+
     state = config.load(directory, memo)
     if wanted is not None and key(directory) == wanted and settled(wanted):  # unchanged while we parsed
         _write(path, (wanted, _to_data(state)))

@@ -71,32 +71,9 @@ Context = namedtuple("Context", "page_size group", defaults=(MappingProxyType({}
 Concept = namedtuple("Concept", "name controller doc conversion translate keys")
 
 
-# A controller (namedtuple for start-up cost, like FileSetting):
-#   v1: Optional[str] -- v1 subsystem name, None when v1 has none
-#   v2: Optional[str] -- v2 controller name; None when v2 needs none (core) or has none
-#   v2_refusal: Optional[str] = None -- why v2 cannot honour it, when it cannot
-Controller = namedtuple("Controller", "v1 v2 v2_refusal", defaults=(None,))
-
-
-CONTROLLERS: Dict[str, Controller] = {
-    "cpu": Controller("cpu", "cpu"),
-    "cpuacct": Controller("cpuacct", None),  # v2 accounts CPU in core cpu.stat
-    "cpuset": Controller("cpuset", "cpuset"),
-    "memory": Controller("memory", "memory"),
-    "io": Controller("blkio", "io"),
-    "pids": Controller("pids", "pids"),
-    "hugetlb": Controller("hugetlb", "hugetlb"),
-    "rdma": Controller("rdma", "rdma"),
-    "misc": Controller("misc", "misc"),
-    "perf_event": Controller("perf_event", None),  # implicit on v2: never in cgroup.controllers
-    "freezer": Controller("freezer", None),  # v2 freezes through core cgroup.freeze
-    "devices": Controller("devices", None, "cgroup v2 controls devices with eBPF only"),
-    "net_cls": Controller("net_cls", None, "cgroup v2 has no net_cls; match cgroup paths in nftables"),
-    "net_prio": Controller("net_prio", None, "cgroup v2 has no net_prio"),
-}
-# Spellings accepted as controller names in the config: v1 names map to canonical ones.
-CONTROLLER_ALIASES = {"blkio": "io"}
-CONTROLLER_ALIASES.update({name: name for name in CONTROLLERS})
+# The controllers live in controllers.py (the host model and `cgman exec` need them
+# without this module's value types and regexes).
+from cgmand.controllers import CONTROLLER_ALIASES, CONTROLLERS, Controller  # noqa: E402,F401
 
 # Keys that look like knobs but are refused everywhere, with the reason.
 REFUSED = {

@@ -18,7 +18,7 @@ if TYPE_CHECKING:  # typing costs start-up time; annotations are strings anyway
 
 from cgmand.errors import HostError
 from cgmand.hierarchy.flavour import Flavour, flavour_of
-from cgmand.knobs import CONTROLLERS
+from cgmand.controllers import CONTROLLERS
 
 V1_NAMES = {ctl.v1: name for name, ctl in CONTROLLERS.items() if ctl.v1}
 # v1 hierarchies systemd creates unit cgroups in (CGROUP_DELEGATION.md); the

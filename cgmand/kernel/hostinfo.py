@@ -42,11 +42,13 @@ def ask_systemd(unit: str) -> Systemd:
     return Systemd(unit, props.get("ControlGroup", ""), props.get("Delegate", "no") == "yes")
 
 
-def detect(manager: ManagerSpec, roots: Roots, journal: Optional[List[tuple]] = None) -> Host:
+def detect(manager: ManagerSpec, roots: Roots, journal: Optional[List[tuple]] = None,
+           offered: bool = True) -> Host:
     """The host model for this system (or the fake tree the roots point at).
 
     ``journal`` gets the kernel files read, as reconcile.observe() facts, so a
-    snapshot also notices controllers that come or go."""
+    snapshot also notices controllers that come or go. ``offered``: list the
+    knobs each v1 hierarchy offers (what check and apply need; exec does not)."""
     journal = journal if journal is not None else []
     mountinfo = _read_text(os.path.join(roots.proc_root, "self", "mountinfo"))
     hierarchies = []
@@ -73,7 +75,7 @@ def detect(manager: ManagerSpec, roots: Roots, journal: Optional[List[tuple]] = 
                             f"{err.message}", reference="delegated-unit-missing") from err
     return build(hierarchies, manager.root, page_size=os.sysconf("SC_PAGE_SIZE"), systemd=systemd,
                  delegated=delegated, root_set=manager.root_set,
-                 offered={h.key: files for h in hierarchies if h.version == 1
+                 offered={h.key: files for h in hierarchies if offered and h.version == 1
                           for files in [_child_files(h.mount_point)] if files is not None})
 
 

@@ -1,0 +1,156 @@
+"""Put processes into cgroups, and read where they are: `cgman exec` and `cgman classify`.
+
+A process moves whole: its id written to cgroup.procs, one write(2) per
+hierarchy (research/systemd-v2.md §3.5). One exception: on cgroup v1 a
+single-threaded process moving itself writes 0 ("the writer") to tasks,
+which moves the calling thread, all there is, without taking
+cgroup_threadgroup_rwsem for writing: a pid write to either file waits for an
+RCU grace period first (~8 ms on an idle machine; kernel/cgroup/cgroup.c,
+cgroup_procs_write_start(); measured in BASELINE.md). Every move is checked
+in /proc/PID/cgroup afterwards: writing a zombie's pid succeeds and moves
+nothing.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # typing costs start-up time; annotations are strings anyway
+    from typing import Dict, List, Sequence
+
+    from cgmand.targets import Target
+
+from cgmand.errors import CgmanError, CgroupGone, KernelError, ProcessGone
+from cgmand.kernel.cgroupfs import CgroupFS
+
+
+class AttachError(CgmanError):
+    """A process cannot join a group; ``reference`` says why (docs/errors.md)."""
+
+    reference = "attach-failed"
+
+
+def join_self(targets: Sequence[Target], proc_root: str = "/proc") -> List[Target]:
+    """Move the calling process into every target (see the module docstring); return
+    those joined (an optional one the group lacks is skipped; if that leaves nothing
+    of a -g, the group is missing)."""
+    alone = _threads(proc_root, "self") == 1
+    return _move(targets, lambda target: "tasks" if alone and target.hierarchy.version == 1 else "cgroup.procs",
+                 "0")
+
+
+def move(pid: int, targets: Sequence[Target]) -> List[Target]:
+    """Move process ``pid`` (all its threads) into every target; return those joined.
+    ProcessGone if it exited."""
+    return _move(targets, lambda target: "cgroup.procs", str(pid))
+
+
+def _move(targets: Sequence[Target], file_of, text: str) -> List[Target]:
+    joined = []
+    for target in targets:
+        fs = CgroupFS(target.hierarchy)
+        if target.optional and not fs.exists(target.path):
+            continue  # "*", or a mirror, of a group made by hand in some hierarchies only
+        check_controllers(fs, target)
+        _write(fs, target, file_of(target), text)
+        joined.append(target)
+    for target in targets:  # "*": the group must be somewhere
+        if not target.mirror and not any(t.spec == target.spec and not t.mirror for t in joined):
+            raise _missing(target)
+    return joined
+
+
+def check_controllers(fs: CgroupFS, target: Target) -> None:
+    """cgroup v2: a process in a group whose parent did not enable a controller for it is
+    not under that controller (the write would succeed); refuse instead."""
+    if not target.v2_controllers:
+        return
+    try:
+        enabled = set(fs.read(target.path, "cgroup.controllers").split())
+    except CgroupGone:
+        raise _missing(target) from None
+    lacking = sorted(target.v2_controllers - enabled)
+    if lacking:
+        raise AttachError(f"the {' and '.join(lacking)} controller is not enabled for {target.path} "
+                          f"(-g {target.spec}): its parent's cgroup.subtree_control lacks it",
+                          reference="controller-not-enabled",
+                          hint="declare the group with that controller in /etc/cgman, or name only "
+                               "the controllers it has")
+
+
+def _write(fs: CgroupFS, target: Target, file: str, text: str) -> None:
+    try:
+        fs.write(target.path, file, text)
+    except CgroupGone:
+        raise _missing(target) from None
+    except ProcessGone:
+        raise
+    except KernelError as err:
+        raise _refused(target, err) from None
+
+
+def _missing(target: Target) -> AttachError:
+    where = "any hierarchy" if target.optional and not target.mirror else f"the {target.hierarchy.key} hierarchy"
+    return AttachError(f"no group {target.path} in {where} (-g {target.spec})",
+                       reference="group-missing",
+                       hint="declare it in /etc/cgman (cgman apply), or create it with cgman create")
+
+
+def _refused(target: Target, err: KernelError) -> AttachError:
+    where = f"{target.path} ({target.hierarchy.key}, -g {target.spec})"
+    if err.errno == errno.EBUSY and target.hierarchy.version == 2:
+        return AttachError(f"{where} has child groups with controllers enabled: on cgroup v2 processes "
+                           "live only in leaf groups (the no-internal-process rule)",
+                           reference="group-inner", hint="name one of its child groups")
+    if err.errno in (errno.EACCES, errno.EPERM):
+        return AttachError(f"permission denied: cannot move a process into {where}",
+                           reference="permission-denied", hint="run as root")
+    if err.errno == errno.EINVAL and target.hierarchy.version == 1 and "cpu" in target.hierarchy.controllers:
+        return AttachError(f"the kernel refused to move a process into {where} (EINVAL): a realtime "
+                           "process needs cpu.rt_runtime_us > 0 there", reference="attach-refused")
+    return AttachError(f"cannot move a process into {where}: {err.message}", reference="attach-refused")
+
+
+def _threads(proc_root: str, pid: str) -> int:
+    try:
+        return len(os.listdir(f"{proc_root}/{pid}/task"))
+    except OSError:
+        return 0  # unknown: move the whole process
+
+
+def cgroups_of(pid: "int | str", proc_root: str = "/proc") -> Dict[str, str]:
+    """Hierarchy key ("unified", "cpu,cpuacct", "name=systemd") -> cgroup path, from
+    /proc/PID/cgroup. ProcessGone if the process is gone."""
+    path = f"{proc_root}/{pid}/cgroup"
+    try:
+        with open(path, encoding="utf-8", errors="replace") as handle:
+            text = handle.read()
+    except OSError as err:
+        raise ProcessGone("read", path, err.errno or 0, f"process {pid} is gone") from None
+    out = {}
+    for line in text.splitlines():
+        _id, _, rest = line.partition(":")
+        names, _, cgroup = rest.partition(":")
+        out[_key(names)] = cgroup
+    return out
+
+
+def _key(names: str) -> str:
+    if not names:
+        return "unified"
+    parts = names.split(",")
+    named = [p for p in parts if p.startswith("name=")]
+    return named[0] if named else ",".join(sorted(parts))
+
+
+def misplaced(pid: "int | str", targets: Sequence[Target], proc_root: str = "/proc") -> List[Target]:
+    """The targets the process is not in (as /proc/PID/cgroup shows it)."""
+    where = cgroups_of(pid, proc_root)
+    out = []
+    for target in targets:
+        root = target.hierarchy.root.rstrip("/")
+        expected = (root + target.path) if target.path != "/" else (root or "/")
+        if where.get(target.hierarchy.key) != expected:
+            out.append(target)
+    return out

@@ -1,0 +1,146 @@
+"""`cgman exec -g CONTROLLERS:PATH [-g ...] [--sticky] COMMAND [ARG...]`, libcgroup's cgexec.
+
+cgman moves itself into the groups, checks in /proc/self/cgroup that it
+landed in every one, and execs the command: argv, environment, open files
+and the exit status are the command's own. Anything that goes wrong before
+the exec exits 125, and a command that cannot be run exits 126 (not
+executable) or 127 (not found), as env(1), nice(1) and timeout(1) do; the
+message names the group, the hierarchy and the reason.
+
+Options end at the first argument that is not one (getopt's "+"), so the
+command's own options need no "--".
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # typing costs start-up time; annotations are strings anyway
+    from typing import List, Tuple
+
+    from cgmand.roots import Roots
+
+from cgmand.errors import CgmanError, ExitCode
+
+USAGE = """usage: cgman [ROOT OPTIONS] exec -g CONTROLLERS:PATH [-g ...] [--sticky] COMMAND [ARG...]
+
+Run COMMAND in the group PATH (relative to cgman's base) of the hierarchies of
+CONTROLLERS ("cpu,memory", "*" for all, "" for cgroup v2 alone: ":PATH").
+Exit status: COMMAND's own; 125 if cgman failed before running it, 126 if it
+cannot be executed, 127 if it was not found."""
+
+
+EXEC_FAILED, NOT_EXECUTABLE, NOT_FOUND = 125, 126, 127  # as env(1): cgman's, then exec's
+
+
+class UsageError(CgmanError):
+    reference = "usage"
+    exit_code = ExitCode.USAGE
+
+
+def parse(argv: List[str]) -> Tuple[List[str], bool, List[str]]:
+    """(-g specs, --sticky, the command and its arguments)."""
+    groups: List[str] = []
+    sticky = False
+    index = 0
+    while index < len(argv):
+        arg = argv[index]
+        if arg == "--":
+            index += 1
+            break
+        if arg in ("-g", "--group"):
+            if index + 1 == len(argv):
+                raise UsageError(f"{arg} needs CONTROLLERS:PATH")
+            groups.append(argv[index + 1])
+            index += 2
+            continue
+        if arg.startswith("--group="):
+            groups.append(arg[len("--group="):])
+        elif arg.startswith("-g") and len(arg) > 2:
+            groups.append(arg[2:])
+        elif arg in ("-s", "--sticky"):
+            sticky = True
+        elif arg in ("-h", "--help"):
+            raise _Help()
+        elif arg.startswith("-") and arg != "-":
+            raise UsageError(f"unknown option {arg}", hint="options come before the command: "
+                                                            "cgman exec -g cpu:web COMMAND ARG...")
+        else:
+            break
+        index += 1
+    command = argv[index:]
+    if not command:
+        raise UsageError("no command to run", hint="cgman exec -g cpu,memory:web COMMAND ARG...")
+    if not groups:
+        raise UsageError("-g CONTROLLERS:PATH is required (placing by rules comes with the rules engine)")
+    return groups, sticky, command
+
+
+class _Help(Exception):
+    pass
+
+
+def main(argv: List[str], roots: Roots) -> int:
+    """Join the groups and exec; returns only when that failed (the exit status)."""
+    try:
+        groups, _sticky, command = parse(argv)
+        place(groups, roots)
+    except _Help:
+        print(USAGE)
+        return ExitCode.OK
+    except CgmanError as err:
+        print(f"cgman exec: {err.render()}", file=sys.stderr)
+        return EXEC_FAILED
+    return run(command)
+
+
+def place(groups: List[str], roots: Roots) -> None:
+    """Move this process into the groups, and check that it is there."""
+    from cgmand import targets
+    from cgmand.kernel import attach
+
+    specs = [targets.parse(text) for text in groups]
+    here = host(roots)
+    # Without systemd, the cgroup2 mirror of a hybrid host is left out: on cgroup2 even
+    # writing 0 to cgroup.procs takes the migration lock and waits for an RCU grace
+    # period (~8-15 ms after idle), where v1's tasks file does not (kernel/attach.py).
+    # Under systemd it is what says whose process this is: joined.
+    chosen = targets.resolve(here, specs, mirrors=here.systemd is not None)
+    joined = attach.join_self(chosen, roots.proc_root)
+    wrong = attach.misplaced("self", joined, roots.proc_root)
+    if wrong:
+        raise attach.AttachError(f"moved, but /proc/self/cgroup does not show {wrong[0].path} in the "
+                                 f"{wrong[0].hierarchy.key} hierarchy", reference="attach-unverified")
+
+
+def host(roots: Roots):
+    """The host model, with cgman's base: from the validated config cache when it is current."""
+    from cgmand import configcache
+    from cgmand.kernel import hostinfo
+
+    manager = configcache.load(roots.config_dir, os.path.join(roots.run_root, "cgman")).manager
+    return hostinfo.detect(manager, roots, offered=False)
+
+
+def run(command: List[str]) -> int:
+    """exec the command as it was given. Python ignores SIGPIPE and SIGXFSZ, and an ignored
+    signal stays ignored across exec: put them back, or `cgman exec ... yes | head` would
+    never end on SIGPIPE."""
+    try:  # the builtin half of the signal module: `import signal` loads enum (~3 ms)
+        import _signal as signal
+    except ImportError:  # pragma: no cover - not CPython
+        import signal  # type: ignore[no-redef]
+    for name in ("SIGPIPE", "SIGXFSZ"):
+        if hasattr(signal, name):
+            signal.signal(getattr(signal, name), signal.SIG_DFL)
+    sys.stdout.flush()
+    try:
+        os.execvp(command[0], command)
+    except FileNotFoundError:
+        print(f"cgman exec: {command[0]}: command not found", file=sys.stderr)
+        return NOT_FOUND
+    except OSError as err:
+        print(f"cgman exec: {command[0]}: {err.strerror}", file=sys.stderr)
+        return NOT_EXECUTABLE
+    return NOT_EXECUTABLE  # not reached: execvp returns only by raising

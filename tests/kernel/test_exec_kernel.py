@@ -1,0 +1,138 @@
+"""`cgman exec` against the real kernel (this host, and the pure v2 guest): the command runs in the
+group in every hierarchy asked, as itself (argv, environment, stdio, exit status, signals), and
+every refusal before the exec exits 125 with a message that names the group."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+
+import pytest
+
+from conftest import mount_of
+
+GROUPS = '[group."web"]\ncpu.weight = 200\npids.max = 50\n'
+
+
+def home(controller: str) -> str:
+    return "unified" if mount_of(controller) is None else controller
+
+
+def cgman_exec(kenv, *args, **kw):
+    argv = [sys.executable, "-m", "cgmand", "--config-dir", str(kenv.conf), "--run-root", str(kenv.run_root),
+            "exec", *args]
+    return subprocess.run(argv, capture_output=True, text=True, timeout=60, **kw)
+
+
+@pytest.fixture(name="web")
+def _web(kenv):
+    kenv.config(GROUPS)
+    code, report = kenv.cgman_json("apply")
+    assert code == 0, report
+    return kenv
+
+
+def cgroup_lines(text: str) -> dict:
+    out = {}
+    for line in text.splitlines():
+        _id, names, path = line.split(":", 2)
+        out[names] = path
+    return out
+
+
+def test_the_command_runs_in_the_group_in_every_hierarchy_asked(web):
+    done = cgman_exec(web, "-g", "cpu,pids:web", "cat", "/proc/self/cgroup")
+    assert done.returncode == 0, done.stderr
+    where = cgroup_lines(done.stdout)
+    for controller in ("cpu", "pids"):
+        key = "" if home(controller) == "unified" else next(k for k in where if controller in k.split(","))
+        assert where[key] == f"{web.prefix}/web"
+
+
+def test_argv_environment_and_stdio_are_the_commands(web):
+    args = ["a b", "$HOME", "*", "", "--flag", "-g", "x:y", "é"]
+    done = cgman_exec(web, "-g", "cpu:web", sys.executable, "-c",
+                      "import json, os, sys; print(json.dumps([sys.argv[1:], os.environ.get('CGMAN_T'), "
+                      "sys.stdin.read()]))", *args,
+                      input="from stdin", env=dict(os.environ, CGMAN_T="kept"))
+    assert done.returncode == 0, done.stderr
+    import json
+
+    assert json.loads(done.stdout) == [args, "kept", "from stdin"]
+
+
+def test_the_exit_status_is_the_commands(web):
+    assert cgman_exec(web, "-g", "cpu:web", "sh", "-c", "exit 7").returncode == 7
+    killed = cgman_exec(web, "-g", "cpu:web", "sh", "-c", "kill -TERM $$")
+    assert killed.returncode == -signal.SIGTERM
+
+
+def test_signal_dispositions_are_the_defaults_again(web):
+    """Python ignores SIGPIPE; an ignored signal stays ignored across exec unless put back."""
+    direct = subprocess.run(["sh", "-c", "grep SigIgn /proc/self/status"], capture_output=True, text=True)
+    done = cgman_exec(web, "-g", "cpu:web", "sh", "-c", "grep SigIgn /proc/self/status")
+    assert done.stdout == direct.stdout
+    piped = subprocess.run(f"{sys.executable} -m cgmand --config-dir {web.conf} --run-root {web.run_root} "
+                           "exec -g cpu:web yes | head -1", shell=True, capture_output=True, text=True,
+                           timeout=30)
+    assert piped.stdout == "y\n"  # yes ended on SIGPIPE
+
+
+@pytest.mark.parametrize("args, status, message", [
+    (["-g", "cpu:nope", "true"], 125, "no group {prefix}/nope in the"),
+    (["-g", "cpux:web", "true"], 125, 'unknown controller "cpux"'),
+    (["-g", "cpu", "true"], 125, "expected CONTROLLERS:PATH"),
+    (["true"], 125, "-g CONTROLLERS:PATH is required"),
+    (["-g", "cpu:web"], 125, "no command to run"),
+    (["-g", "cpu:web", "no-such-command-here"], 127, "no-such-command-here: command not found"),
+    (["-g", "cpu:web", "{tmp}/not-executable"], 126, "Permission denied"),
+])
+def test_refusals_before_the_exec(web, tmp_path, args, status, message):
+    (tmp_path / "not-executable").write_text("#!/bin/sh\n")
+    done = cgman_exec(web, *[a.format(tmp=tmp_path) for a in args])
+    assert done.returncode == status
+    assert message.format(prefix=web.prefix) in done.stderr and done.stderr.startswith("cgman exec: ")
+
+
+def test_without_permission_the_move_is_refused(web):
+    """An unprivileged user (nobody) who can read the configuration cannot move into root's group."""
+    import shutil
+    import tempfile
+
+    readable = tempfile.mkdtemp(prefix="cgman-exec-nobody.")
+    try:
+        os.chmod(readable, 0o755)
+        shutil.copytree(web.conf, f"{readable}/conf")
+        for path in (f"{readable}/conf", *(f"{readable}/conf/{n}" for n in os.listdir(f"{readable}/conf"))):
+            os.chmod(path, 0o755 if os.path.isdir(path) else 0o644)
+        argv = [sys.executable, "-m", "cgmand", "--config-dir", f"{readable}/conf", "--run-root", readable,
+                "exec", "-g", "cpu:web", "true"]
+        done = subprocess.run(argv, capture_output=True, text=True, timeout=60, user=65534, group=65534,
+                              extra_groups=[])
+    finally:
+        shutil.rmtree(readable)
+    assert done.returncode == 125, done.stderr
+    assert f"permission denied: cannot move a process into {web.prefix}/web" in done.stderr
+
+
+@pytest.mark.skipif(mount_of("cpu") is not None, reason="cgroup v2 only: the no-internal-process rule")
+def test_v2_an_inner_group_and_a_controller_not_enabled_are_refused(kenv):
+    kenv.config('[group."inner"]\ncpu.weight = 100\n[group."inner/leaf"]\ncpu.weight = 50\n'
+                '[group."plain"]\npids.max = 10\n')
+    assert kenv.cgman("apply")[0] == 0
+    done = cgman_exec(kenv, "-g", "cpu:inner", "true")
+    assert done.returncode == 125 and "no-internal-process rule" in done.stderr
+    done = cgman_exec(kenv, "-g", "memory:plain", "true")
+    assert done.returncode == 125 and "the memory controller is not enabled for" in done.stderr
+    assert cgman_exec(kenv, "-g", "cpu:inner/leaf", "true").returncode == 0
+
+
+def test_star_and_the_v2_form(web):
+    """*: every hierarchy the group is in; ":web": the cgroup2 mount alone."""
+    where = cgroup_lines(cgman_exec(web, "-g", "*:web", "cat", "/proc/self/cgroup").stdout)
+    assert sum(path == f"{web.prefix}/web" for path in where.values()) >= (1 if mount_of("cpu") is None else 2)
+    if mount_of("unified"):
+        where = cgroup_lines(cgman_exec(web, "-g", ":web", "cat", "/proc/self/cgroup").stdout)
+        assert where[""] == f"{web.prefix}/web"
