@@ -112,8 +112,8 @@ def quick_parse(argv: List[str]) -> Optional[object]:
 
 
 # Verbs that parse their own options (getopt-style, stopping at the command to run)
-# and start often: module and entry point, reached without argparse.
-_OWN_PARSERS = {"exec": "cgmand.verbs.execute"}
+# and start often, reached without argparse.
+_OWN_PARSERS = ("exec",)
 
 
 def _own_parser(argv: List[str]) -> Optional[int]:
@@ -125,9 +125,8 @@ def _own_parser(argv: List[str]) -> Optional[int]:
         index += 2
     if index == len(argv) or argv[index] not in _OWN_PARSERS:
         return None
-    import importlib
+    from cgmand.verbs import execute as module
 
-    module = importlib.import_module(_OWN_PARSERS[argv[index]])
     rest = argv[index + 1:]
     while len(rest) > 1 and rest[0] in _QUICK_ROOTS:  # root options after the verb, too
         values[_QUICK_ROOTS[rest[0]]] = rest[1]

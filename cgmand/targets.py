@@ -22,7 +22,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:  # typing costs start-up time; annotations are strings anyway
     from typing import FrozenSet, List, Optional, Sequence, Tuple
 
-    from cgmand.hierarchy import Hierarchy, Host
+    from cgmand.hierarchy import Hierarchy, Host  # or kernel/execview's Place and View
 
 from cgmand.controllers import CONTROLLER_ALIASES, CONTROLLERS
 from cgmand.errors import CgmanError, ExitCode
@@ -84,7 +84,7 @@ def parse(text: str) -> Spec:
 
 
 def _group(text: str, group: str) -> str:
-    from cgmand.model import validate_group_name
+    from cgmand.paths import validate_group_name
 
     if group.strip("/") == "":
         return ""  # the base of cgman's tree
@@ -96,7 +96,7 @@ def _group(text: str, group: str) -> str:
 
 def resolve(host: Host, specs: Sequence[Spec], mirrors: bool = True) -> List[Target]:
     """The cgroups to join, in the order asked, mirrors last (``mirrors``); each hierarchy once."""
-    from cgmand.model import join
+    from cgmand.paths import join
 
     chosen: List[Target] = []
     for spec in specs:

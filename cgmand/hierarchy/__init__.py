@@ -18,7 +18,7 @@ if TYPE_CHECKING:  # typing costs start-up time; annotations are strings anyway
 
 from cgmand.errors import HostError
 from cgmand.hierarchy.flavour import Flavour, flavour_of
-from cgmand.controllers import CONTROLLERS
+from cgmand.controllers import CONTROLLERS, hierarchy_key, home, mirrors
 
 V1_NAMES = {ctl.v1: name for name, ctl in CONTROLLERS.items() if ctl.v1}
 # v1 hierarchies systemd creates unit cgroups in (CGROUP_DELEGATION.md); the
@@ -54,11 +54,7 @@ class Hierarchy(_HierarchyFields):
     @cached_property
     def key(self) -> str:
         """Stable identity for state and messages: "unified", "cpu,cpuacct", "name=systemd"."""
-        if self.version == 2:
-            return "unified"
-        if self.name:
-            return f"name={self.name}"
-        return ",".join(sorted(CONTROLLERS[c].v1 or c for c in self.controllers))
+        return hierarchy_key(self.version, self.controllers, self.name)
 
     @property
     def flavour(self) -> Flavour:
@@ -104,28 +100,12 @@ class Host(_HostFields):
         return "mixed" if self.unified.controllers else "hybrid"
 
     def home(self, controller: str) -> Optional[Hierarchy]:
-        """The hierarchy that serves a canonical controller, or None if none does."""
-        for hierarchy in self.hierarchies:
-            if hierarchy.version == 1 and controller in hierarchy.controllers:
-                return hierarchy
-        unified = self.unified
-        ctl = CONTROLLERS[controller]
-        if unified is not None and (ctl.v2 in unified.controllers or (ctl.v2 is None and not ctl.v2_refusal)):
-            return unified
-        return None
+        """The hierarchy that serves a canonical controller, or None (controllers.home)."""
+        return home(self.hierarchies, controller)
 
     def mirrors(self) -> Tuple[Hierarchy, ...]:
-        """Hierarchies every group exists in, whatever its controllers.
-
-        The cgroup2 mount always (on hybrid hosts it gives cgroup.events, kill,
-        freeze and PSI, as systemd does); and systemd's name=systemd tracking
-        hierarchy when systemd is PID 1, or systemd moves processes back
-        (research/systemd-v2.md §1.8).
-        """
-        out = [h for h in self.hierarchies if h.version == 2]
-        if self.systemd is not None:
-            out += [h for h in self.hierarchies if h.name == "systemd"]
-        return tuple(out)
+        """Hierarchies every group exists in, whatever its controllers (controllers.mirrors)."""
+        return tuple(mirrors(self.hierarchies, self.systemd is not None))
 
     def describe(self) -> Dict[str, object]:
         return {

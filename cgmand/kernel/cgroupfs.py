@@ -17,8 +17,9 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:  # typing costs start-up time; annotations are strings anyway
     from typing import Dict, List, Optional, Tuple
 
+    from cgmand.hierarchy import Hierarchy  # or what cgman exec keeps: kernel/execview.Place
+
 from cgmand.errors import CgroupBusy, CgroupGone, KernelError, ProcessGone
-from cgmand.hierarchy import Hierarchy
 
 _HINTS = {
     errno.EINVAL: "the kernel rejected the value",

@@ -115,12 +115,19 @@ def place(groups: List[str], roots: Roots) -> None:
 
 
 def host(roots: Roots):
-    """The host model, with cgman's base: from the validated config cache when it is current."""
+    """What exec needs of the host model: the view kept from the last exec when nothing it
+    depends on changed (kernel/execview.py), else the model itself (and a new view)."""
+    from cgmand.kernel import execview
+
+    wanted = execview.key(roots)
+    view = execview.load(roots, wanted)
+    if view is not None:
+        return view
     from cgmand import configcache
     from cgmand.kernel import hostinfo
 
     manager = configcache.load(roots.config_dir, os.path.join(roots.run_root, "cgman")).manager
-    return hostinfo.detect(manager, roots, offered=False)
+    return execview.save(roots, wanted, hostinfo.detect(manager, roots, offered=False))
 
 
 def run(command: List[str]) -> int:
