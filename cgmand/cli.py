@@ -71,6 +71,8 @@ def build_parser() -> argparse.ArgumentParser:
     # Listed for --help; `cgman exec ...` never reaches argparse (_own_parser).
     sub.add_parser("exec", help="run a command in a group: exec -g CONTROLLERS:PATH COMMAND ARG...",
                    add_help=False)
+    sub.add_parser("classify", help="move processes into a group: classify -g CONTROLLERS:PATH PID...",
+                   add_help=False)
     return parser
 
 
@@ -113,7 +115,7 @@ def quick_parse(argv: List[str]) -> Optional[object]:
 
 # Verbs that parse their own options (getopt-style, stopping at the command to run)
 # and start often, reached without argparse.
-_OWN_PARSERS = ("exec",)
+_OWN_PARSERS = ("exec", "classify")
 
 
 def _own_parser(argv: List[str]) -> Optional[int]:
@@ -125,8 +127,10 @@ def _own_parser(argv: List[str]) -> Optional[int]:
         index += 2
     if index == len(argv) or argv[index] not in _OWN_PARSERS:
         return None
-    from cgmand.verbs import execute as module
-
+    if argv[index] == "exec":
+        from cgmand.verbs import execute as module
+    else:
+        from cgmand.verbs import classify as module  # type: ignore[no-redef]
     rest = argv[index + 1:]
     while len(rest) > 1 and rest[0] in _QUICK_ROOTS:  # root options after the verb, too
         values[_QUICK_ROOTS[rest[0]]] = rest[1]
@@ -134,11 +138,11 @@ def _own_parser(argv: List[str]) -> Optional[int]:
     return int(module.main(rest, Roots(**values)))
 
 
-def _exec_after_other_options(args: object, roots: Roots) -> int:
-    from cgmand.targets import SpecError
+def _own_after_other_options(args: object, roots: Roots) -> int:
+    from cgmand.verbs import UsageError
 
-    raise SpecError("exec takes only --config-dir, --cgroup-root, --proc-root and --run-root before it",
-                    hint="cgman exec -g CONTROLLERS:PATH COMMAND ARG...")
+    raise UsageError(f"{getattr(args, 'command')} takes only --config-dir, --cgroup-root, --proc-root and "
+                     "--run-root before it", hint="cgman exec -g CONTROLLERS:PATH COMMAND ARG...")
 
 
 def main(argv: Optional[List[str]] = None) -> int:
@@ -156,7 +160,7 @@ def main(argv: Optional[List[str]] = None) -> int:
 
     run = {"check": commands.check, "plan": commands.plan, "apply": commands.apply,
            "status": commands.show_status, "daemon": commands.daemon, "reload": commands.reload,
-           "exec": _exec_after_other_options}[args.command]
+           "exec": _own_after_other_options, "classify": _own_after_other_options}[args.command]
     try:
         return int(run(args, roots))
     except CgmanError as err:

@@ -22,6 +22,7 @@ if TYPE_CHECKING:  # typing costs start-up time; annotations are strings anyway
     from cgmand.roots import Roots
 
 from cgmand.errors import CgmanError, ExitCode
+from cgmand.verbs import Help, UsageError, options
 
 USAGE = """usage: cgman [ROOT OPTIONS] exec -g CONTROLLERS:PATH [-g ...] [--sticky] COMMAND [ARG...]
 
@@ -34,51 +35,14 @@ cannot be executed, 127 if it was not found."""
 EXEC_FAILED, NOT_EXECUTABLE, NOT_FOUND = 125, 126, 127  # as env(1): cgman's, then exec's
 
 
-class UsageError(CgmanError):
-    reference = "usage"
-    exit_code = ExitCode.USAGE
-
-
 def parse(argv: List[str]) -> Tuple[List[str], bool, List[str]]:
     """(-g specs, --sticky, the command and its arguments)."""
-    groups: List[str] = []
-    sticky = False
-    index = 0
-    while index < len(argv):
-        arg = argv[index]
-        if arg == "--":
-            index += 1
-            break
-        if arg in ("-g", "--group"):
-            if index + 1 == len(argv):
-                raise UsageError(f"{arg} needs CONTROLLERS:PATH")
-            groups.append(argv[index + 1])
-            index += 2
-            continue
-        if arg.startswith("--group="):
-            groups.append(arg[len("--group="):])
-        elif arg.startswith("-g") and len(arg) > 2:
-            groups.append(arg[2:])
-        elif arg in ("-s", "--sticky"):
-            sticky = True
-        elif arg in ("-h", "--help"):
-            raise _Help()
-        elif arg.startswith("-") and arg != "-":
-            raise UsageError(f"unknown option {arg}", hint="options come before the command: "
-                                                            "cgman exec -g cpu:web COMMAND ARG...")
-        else:
-            break
-        index += 1
-    command = argv[index:]
+    groups, given, command = options(argv, {"-s": "sticky", "--sticky": "sticky"})
     if not command:
         raise UsageError("no command to run", hint="cgman exec -g cpu,memory:web COMMAND ARG...")
     if not groups:
         raise UsageError("-g CONTROLLERS:PATH is required (placing by rules comes with the rules engine)")
-    return groups, sticky, command
-
-
-class _Help(Exception):
-    pass
+    return groups, "sticky" in given, command
 
 
 def main(argv: List[str], roots: Roots) -> int:
@@ -86,7 +50,7 @@ def main(argv: List[str], roots: Roots) -> int:
     try:
         groups, _sticky, command = parse(argv)
         place(groups, roots)
-    except _Help:
+    except Help:
         print(USAGE)
         return ExitCode.OK
     except CgmanError as err:

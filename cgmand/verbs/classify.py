@@ -1,0 +1,91 @@
+"""`cgman classify -g CONTROLLERS:PATH [-g ...] PID...`, libcgroup's cgclassify.
+
+Each PID's whole process (its thread group: a thread's id names its process)
+moves into the groups, in every hierarchy asked and the mirrors, and the move
+is checked in /proc/PID/cgroup. A process that is gone, or exits while it is
+moved (a zombie's move "succeeds" and moves nothing), is reported and is not
+a failure: it is a normal outcome (DESIGN.md §4). A process whose start time
+changed during the move was replaced by another with the same id: reported as
+gone too, and the newcomer is not left where it was put unchecked.
+
+Exit status: 0 when every live process is where it was asked to go, 1 when
+some move failed (each named on stderr), 2 for a bad command line (a PID that
+is not a number, as cgclassify).
+"""
+
+from __future__ import annotations
+
+import sys
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # typing costs start-up time; annotations are strings anyway
+    from typing import List, Optional
+
+    from cgmand.roots import Roots
+
+from cgmand.errors import CgmanError, ExitCode, ProcessGone
+from cgmand.verbs import Help, UsageError, options
+
+USAGE = """usage: cgman [ROOT OPTIONS] classify -g CONTROLLERS:PATH [-g ...] PID...
+
+Move each process (all its threads) into the group PATH (relative to cgman's
+base) of the hierarchies of CONTROLLERS ("cpu,memory", "*" for all, "" for
+cgroup v2 alone: ":PATH"). A process that is gone is reported, not a failure.
+Exit status: 0 all placed, 1 some move failed, 2 bad command line."""
+
+
+def parse(argv: List[str]):
+    groups, given, rest = options(argv, {})
+    if not groups:
+        raise UsageError("-g CONTROLLERS:PATH is required (placing by rules comes with the rules engine)")
+    if not rest:
+        raise UsageError("no process given", hint="cgman classify -g cpu:web PID...")
+    bad = [text for text in rest if not text.isdigit() or int(text) == 0]
+    if bad:
+        raise UsageError(f"{bad[0]} is not a process id", hint="process ids are positive numbers")
+    return groups, [int(text) for text in rest]
+
+
+def main(argv: List[str], roots: Roots) -> int:
+    from cgmand import targets
+    from cgmand.verbs.execute import host
+
+    try:
+        groups, pids = parse(argv)
+        specs = [targets.parse(text) for text in groups]
+        chosen = targets.resolve(host(roots), specs)
+    except Help:
+        print(USAGE)
+        return ExitCode.OK
+    except CgmanError as err:
+        print(f"cgman classify: {err.render()}", file=sys.stderr)
+        return err.exit_code
+    failed = False
+    for pid in pids:
+        problem = classify(pid, chosen, roots.proc_root)
+        if problem is not None:
+            gone, message = problem
+            print(f"cgman classify: {message}", file=sys.stderr)
+            failed = failed or not gone
+    return ExitCode.FAILED if failed else ExitCode.OK
+
+
+def classify(pid: int, chosen, proc_root: str) -> Optional[tuple]:
+    """Move one process; None when it is where it was asked to go, else (gone?, message)."""
+    from cgmand.kernel import attach, procinfo
+
+    try:
+        leader, started = procinfo.identity(pid, proc_root)
+        joined = attach.move(leader, chosen)
+        wrong = attach.misplaced(leader, joined, proc_root)
+        if procinfo.identity(leader, proc_root) != (leader, started):
+            raise ProcessGone("move", str(pid), 0, "replaced")
+    except ProcessGone:
+        return True, f"process {pid} is gone (it exited), not moved"
+    except CgmanError as err:
+        return False, f"process {pid}: {err.render()}"
+    if wrong:
+        if procinfo.is_zombie(leader, proc_root):
+            return True, f"process {pid} exited while it was moved (a zombie), not moved"
+        return False, (f"process {pid}: the move succeeded but /proc/{leader}/cgroup does not show "
+                       f"{wrong[0].path} in the {wrong[0].hierarchy.key} hierarchy")
+    return None
