@@ -77,6 +77,13 @@ class KernelEnv:
             old.unlink()
         (self.conf / name).write_text(f'[manager]\nroot = "{self.prefix}"\n\n{body}')
 
+    def applied(self, body: str) -> "KernelEnv":
+        """Write the config and apply it; it must succeed."""
+        self.config(body)
+        code, report = self.cgman_json("apply")
+        assert code == 0, report
+        return self
+
     def cgman(self, *args: str):
         """Run cgman in-process; returns (exit status, stdout, stderr)."""
         self.capsys.readouterr()

@@ -46,10 +46,7 @@ def in_group(kenv, pid: int, group: str, controller: str = "cpu", task: int = 0)
 
 @pytest.fixture(name="web")
 def _web(kenv):
-    kenv.config(GROUPS)
-    code, report = kenv.cgman_json("apply")
-    assert code == 0, report
-    return kenv
+    return kenv.applied(GROUPS)
 
 
 def test_processes_move_whole_every_thread_with_them(web):

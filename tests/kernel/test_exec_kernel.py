@@ -28,10 +28,7 @@ def cgman_exec(kenv, *args, **kw):
 
 @pytest.fixture(name="web")
 def _web(kenv):
-    kenv.config(GROUPS)
-    code, report = kenv.cgman_json("apply")
-    assert code == 0, report
-    return kenv
+    return kenv.applied(GROUPS)
 
 
 def cgroup_lines(text: str) -> dict:
