@@ -8,6 +8,9 @@ a failure: it is a normal outcome (DESIGN.md §4). A process whose start time
 changed during the move was replaced by another with the same id: reported as
 gone too, and the newcomer is not left where it was put unchecked.
 
+--sticky and --cancel-sticky are accepted, as cgclassify takes them; they have
+no effect until the rules engine (which they are about) exists.
+
 Exit status: 0 when every live process is where it was asked to go, 1 when
 some move failed (each named on stderr), 2 for a bad command line (a PID that
 is not a number, as cgclassify).
@@ -25,7 +28,7 @@ if TYPE_CHECKING:  # typing costs start-up time; annotations are strings anyway
 from cgmand.errors import CgmanError, ExitCode, ProcessGone
 from cgmand.verbs import Help, UsageError, options
 
-USAGE = """usage: cgman [ROOT OPTIONS] classify -g CONTROLLERS:PATH [-g ...] PID...
+USAGE = """usage: cgman [ROOT OPTIONS] classify -g CONTROLLERS:PATH [-g ...] [--sticky|--cancel-sticky] PID...
 
 Move each process (all its threads) into the group PATH (relative to cgman's
 base) of the hierarchies of CONTROLLERS ("cpu,memory", "*" for all, "" for
@@ -34,7 +37,9 @@ Exit status: 0 all placed, 1 some move failed, 2 bad command line."""
 
 
 def parse(argv: List[str]):
-    groups, given, rest = options(argv, {})
+    groups, given, rest = options(argv, {"-s": "sticky", "--sticky": "sticky", "--cancel-sticky": "cancel"})
+    if {"sticky", "cancel"} <= given:
+        raise UsageError("--sticky and --cancel-sticky contradict each other")
     if not groups:
         raise UsageError("-g CONTROLLERS:PATH is required (placing by rules comes with the rules engine)")
     if not rest:
