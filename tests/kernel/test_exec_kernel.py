@@ -116,14 +116,20 @@ def test_without_permission_the_move_is_refused(web):
 
 @pytest.mark.skipif(mount_of("cpu") is not None, reason="cgroup v2 only: the no-internal-process rule")
 def test_v2_an_inner_group_and_a_controller_not_enabled_are_refused(kenv):
-    kenv.config('[group."inner"]\ncpu.weight = 100\n[group."inner/leaf"]\ncpu.weight = 50\n'
-                '[group."plain"]\npids.max = 10\n')
+    """The rule binds domain controllers (memory, io): with only threaded ones (cpu, pids)
+    enabled below it, a group may hold processes (kernel/cgroup/cgroup.c,
+    cgroup_migrate_vet_dst)."""
+    kenv.config('[group."inner"]\nmemory.max = "1G"\n[group."inner/leaf"]\nmemory.max = "512M"\n'
+                '[group."threaded"]\ncpu.weight = 100\n[group."threaded/leaf"]\ncpu.weight = 50\n')
     assert kenv.cgman("apply")[0] == 0
-    done = cgman_exec(kenv, "-g", "cpu:inner", "true")
-    assert done.returncode == 125 and "no-internal-process rule" in done.stderr
-    done = cgman_exec(kenv, "-g", "memory:plain", "true")
-    assert done.returncode == 125 and "the memory controller is not enabled for" in done.stderr
-    assert cgman_exec(kenv, "-g", "cpu:inner/leaf", "true").returncode == 0
+    done = cgman_exec(kenv, "-g", "memory:inner", "true")
+    assert done.returncode == 125 and "no-internal-process rule" in done.stderr, done.stderr
+    assert cgman_exec(kenv, "-g", "memory:inner/leaf", "true").returncode == 0
+    assert cgman_exec(kenv, "-g", "cpu:threaded", "true").returncode == 0
+    with open(f"{mount_of('unified')}/cgroup.controllers") as handle:
+        unused = next(c for c in ("io", "hugetlb", "rdma", "misc") if c in handle.read().split())
+    done = cgman_exec(kenv, "-g", f"{unused}:threaded", "true")
+    assert done.returncode == 125 and f"the {unused} controller is not enabled for" in done.stderr, done.stderr
 
 
 def test_star_and_the_v2_form(web):
