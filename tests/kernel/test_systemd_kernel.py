@@ -150,6 +150,29 @@ def test_cgman_writes_only_below_the_delegated_cgroup(senv):
     assert in_sync(senv)
 
 
+def test_exec_and_classify_land_below_the_delegated_cgroup(senv):
+    """Under systemd the base is the delegated unit's cgroup, asked of systemd once and then kept
+    in the exec view; the process lands there (and so belongs to cgman's unit, not the test's)."""
+    senv.config(WEB)
+    assert senv.cgman("apply")[0] == 0
+    argv = [sys.executable, "-m", "cgmand", "--config-dir", str(senv.conf), "--run-root", str(senv.run_root)]
+    for attempt in ("built", "kept"):  # the first exec asks systemd, the second uses the view
+        done = subprocess.run(argv + ["exec", "-g", f"cpu:{senv.top}/web", "cat", "/proc/self/cgroup"],
+                              capture_output=True, text=True, timeout=60)
+        assert done.returncode == 0, (attempt, done.stderr)
+        assert done.stdout.strip() == f"0::{BASE}/{senv.top}/web", attempt
+    assert (senv.run_root / "cgman" / "exec.view").exists()
+    sleeper = subprocess.Popen(["sleep", "60"])
+    try:
+        done = subprocess.run(argv + ["classify", "-g", f"cpu:{senv.top}/web", str(sleeper.pid)],
+                              capture_output=True, text=True, timeout=60)
+        assert done.returncode == 0, done.stderr
+        assert open(f"/proc/{sleeper.pid}/cgroup").read().strip() == f"0::{BASE}/{senv.top}/web"
+    finally:
+        sleeper.kill()
+        sleeper.wait()
+
+
 def test_removed_groups_go_and_the_unit_stays(senv):
     """Removing the groups from the config removes their cgroups; the anchor and the unit stay."""
     senv.config(WEB)
