@@ -214,6 +214,15 @@ def describe_machine(cgman: str, cgconfigparser: Optional[str]) -> Dict:
 
 # --------------------------------------------------------------------------- the description
 
+def report(kind: str, result: Dict) -> None:
+    """Print a benchmark's result and keep it as bench/results/<kind>-<timestamp>.json."""
+    text = json.dumps(result, indent=2)
+    print(text)
+    out = HERE / "results" / time.strftime(f"{kind}-%Y%m%d-%H%M%S.json")
+    out.parent.mkdir(exist_ok=True)
+    out.write_text(text + "\n")
+
+
 def cpu_list_online() -> Tuple[str, str]:
     cpus = read("/sys/devices/system/cpu/online")
     try:

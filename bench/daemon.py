@@ -21,7 +21,6 @@ stdout and bench/results/daemon-<timestamp>.json.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import secrets
 import signal
@@ -36,7 +35,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "bench"))
-from apply import Spec, cgroup_mounts, cpu_list_online  # noqa: E402
+from apply import Spec, cgroup_mounts, cpu_list_online, report  # noqa: E402
 
 
 def kernel_weight_file(top: str, group: str) -> Path:
@@ -126,10 +125,7 @@ def main() -> int:
         config.write_text(f'[manager]\nroot = "/{top}"\n')
         subprocess.run([str(REPO / ".venv" / "bin" / "cgman"), "--config-dir", str(conf), "--run-root", str(run),
                         "apply"], stdout=subprocess.DEVNULL)
-    print(json.dumps(result, indent=2))
-    out = REPO / "bench" / "results" / time.strftime("daemon-%Y%m%d-%H%M%S.json")
-    out.parent.mkdir(exist_ok=True)
-    out.write_text(json.dumps(result, indent=2) + "\n")
+    report("daemon", result)
     return 0
 
 

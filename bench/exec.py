@@ -25,7 +25,6 @@ after idle, not slower than cgexec. Results: stdout and bench/results/.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import secrets
 import statistics
@@ -37,7 +36,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "bench"))
-from apply import cgroup_mounts  # noqa: E402
+from apply import cgroup_mounts, report  # noqa: E402
 
 PYTHON = str(REPO / ".venv" / "bin" / "python")
 CGMAN = str(REPO / ".venv" / "bin" / "cgman")
@@ -128,10 +127,7 @@ def main() -> int:
     finally:
         config.write_text(f'[manager]\nroot = "/{top}"\n')
         subprocess.run(cg + ["apply"], stdout=subprocess.DEVNULL)
-    print(json.dumps(result, indent=2))
-    out = REPO / "bench" / "results" / time.strftime("exec-%Y%m%d-%H%M%S.json")
-    out.parent.mkdir(exist_ok=True)
-    out.write_text(json.dumps(result, indent=2) + "\n")
+    report("exec", result)
     return 0
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # typing costs start-up time; annotations are strings anyway
-    from typing import Dict, FrozenSet, Iterable, Optional, Sequence, TypeVar
+    from typing import Dict, Iterable, Optional, Sequence, TypeVar
 
     H = TypeVar("H")  # a hierarchy: hierarchy.Hierarchy, or kernel/execview.Place
 

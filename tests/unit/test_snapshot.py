@@ -153,8 +153,6 @@ def test_a_config_written_just_now_is_not_snapshotted(synced, monkeypatch):
 def test_a_config_edited_while_the_plan_runs_leaves_no_snapshot(synced, monkeypatch):
     """make_plan takes the key before it reads the config: an edit landing after the read (here,
     right after configcache.load) must not be saved as in sync with the old facts."""
-    from cgmand import commands
-
     snapshot.forget(synced)
     real = configcache.load
 
