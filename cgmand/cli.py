@@ -119,23 +119,34 @@ _OWN_PARSERS = ("exec", "classify")
 
 
 def _own_parser(argv: List[str]) -> Optional[int]:
-    """Run exec (and the like) if that is the command: root options, then the verb."""
+    """Run exec (and the like) if that is the command: root options, the verb, root options."""
     values = {"config_dir": "/etc/cgman", "cgroup_root": None, "proc_root": "/proc", "run_root": "/run"}
-    index = 0
-    while index + 1 < len(argv) and argv[index] in _QUICK_ROOTS:
-        values[_QUICK_ROOTS[argv[index]]] = argv[index + 1]
-        index += 2
-    if index == len(argv) or argv[index] not in _OWN_PARSERS:
+    before = _take_roots(argv, values)
+    if not before or before[0] not in _OWN_PARSERS:
         return None
-    if argv[index] == "exec":
+    if before[0] == "exec":
         from cgmand.verbs import execute as module
     else:
         from cgmand.verbs import classify as module  # type: ignore[no-redef]
-    rest = argv[index + 1:]
-    while len(rest) > 1 and rest[0] in _QUICK_ROOTS:  # root options after the verb, too
-        values[_QUICK_ROOTS[rest[0]]] = rest[1]
-        rest = rest[2:]
+    rest = _take_roots(before[1:], values)
     return int(module.main(rest, Roots(**values)))
+
+
+def _take_roots(argv: List[str], values: dict) -> List[str]:
+    """Read leading root options (--run-root DIR or --run-root=DIR) into ``values``; the rest."""
+    index = 0
+    while index < len(argv):
+        name, eq, value = argv[index].partition("=")
+        if name not in _QUICK_ROOTS:
+            break
+        if not eq:
+            if index + 1 == len(argv):
+                break
+            value = argv[index + 1]
+            index += 1
+        values[_QUICK_ROOTS[name]] = value
+        index += 1
+    return argv[index:]
 
 
 def _own_after_other_options(args: object, roots: Roots) -> int:

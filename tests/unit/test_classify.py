@@ -59,3 +59,12 @@ def test_a_thread_id_names_its_process(tmp_path):
     proc(tmp_path, 31, tgid=30)
     assert run(roots, "-g", "cpu:web", "31") == 0
     assert (tmp_path / "cgroup/cpu/cgman/web/cgroup.procs").read_text() == "30"
+
+
+def test_root_options_go_before_or_after_the_verb_in_either_spelling(tmp_path):
+    roots = hybrid_host_with_web(tmp_path)
+    write_config(roots, "10.toml", '[group."web"]\ncpu.weight = 200\n')
+    proc(tmp_path, 40)
+    assert cli.main([f"--config-dir={roots.config_dir}", "--cgroup-root", roots.cgroup_root, "classify",
+                     f"--proc-root={roots.proc_root}", "--run-root", roots.run_root, "-g", "cpu:web", "40"]) == 0
+    assert (tmp_path / "cgroup/cpu/cgman/web/cgroup.procs").read_text() == "40"
