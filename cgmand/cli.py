@@ -73,6 +73,8 @@ def build_parser() -> argparse.ArgumentParser:
                    add_help=False)
     sub.add_parser("classify", help="move processes into a group: classify -g CONTROLLERS:PATH PID...",
                    add_help=False)
+    sub.add_parser("list", help="cgman's groups as a tree, with their controllers: list [--json] [GROUP...]",
+                   add_help=False)
     return parser
 
 
@@ -115,7 +117,7 @@ def quick_parse(argv: List[str]) -> Optional[object]:
 
 # Verbs that parse their own options (getopt-style, stopping at the command to run)
 # and start often, reached without argparse.
-_OWN_PARSERS = ("exec", "classify")
+_OWN_PARSERS = ("exec", "classify", "list")
 
 
 def _own_parser(argv: List[str]) -> Optional[int]:
@@ -126,8 +128,10 @@ def _own_parser(argv: List[str]) -> Optional[int]:
         return None
     if before[0] == "exec":
         from cgmand.verbs import execute as module
-    else:
+    elif before[0] == "classify":
         from cgmand.verbs import classify as module  # type: ignore[no-redef]
+    else:
+        from cgmand.verbs import listing as module  # type: ignore[no-redef]
     rest = _take_roots(before[1:], values)
     return int(module.main(rest, Roots(**values)))
 
@@ -171,7 +175,8 @@ def main(argv: Optional[List[str]] = None) -> int:
 
     run = {"check": commands.check, "plan": commands.plan, "apply": commands.apply,
            "status": commands.show_status, "daemon": commands.daemon, "reload": commands.reload,
-           "exec": _own_after_other_options, "classify": _own_after_other_options}[args.command]
+           "exec": _own_after_other_options, "classify": _own_after_other_options,
+           "list": _own_after_other_options}[args.command]
     try:
         return int(run(args, roots))
     except CgmanError as err:

@@ -7,9 +7,10 @@ first, stopping at the first argument that is not one)."""
 
 from __future__ import annotations
 
+import sys
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # typing costs start-up time; annotations are strings anyway
-    from typing import Dict, List, Tuple
+    from typing import Callable, Dict, List, Optional, Tuple
 
 from cgmand.errors import CgmanError, ExitCode
 
@@ -54,3 +55,17 @@ def options(argv: List[str], flags: Dict[str, str]) -> Tuple[List[str], set, Lis
             break
         index += 1
     return groups, given, argv[index:]
+
+
+def guarded(verb: str, usage: str, work: Callable[[], int], failure: Optional[int] = None) -> int:
+    """``work()``'s exit status; the usage after -h (0); a refusal printed as
+    "cgman VERB: ..." and its exit status (or ``failure``)."""
+    try:
+        return work()
+    except Help:
+        print(usage)
+        return ExitCode.OK
+    except CgmanError as err:
+        print(f"cgman {verb}: {err.render()}", file=sys.stderr)
+        return err.exit_code if failure is None else failure
+

@@ -26,7 +26,7 @@ if TYPE_CHECKING:  # typing costs start-up time; annotations are strings anyway
     from cgmand.roots import Roots
 
 from cgmand.errors import CgmanError, ExitCode, ProcessGone
-from cgmand.verbs import Help, UsageError, options
+from cgmand.verbs import UsageError, guarded, options
 
 USAGE = """usage: cgman [ROOT OPTIONS] classify -g CONTROLLERS:PATH [-g ...] [--sticky|--cancel-sticky] PID...
 
@@ -51,19 +51,15 @@ def parse(argv: List[str]):
 
 
 def main(argv: List[str], roots: Roots) -> int:
+    return guarded("classify", USAGE, lambda: _classify_all(argv, roots))
+
+
+def _classify_all(argv: List[str], roots: Roots) -> int:
     from cgmand import targets
     from cgmand.verbs.execute import host
 
-    try:
-        groups, pids = parse(argv)
-        specs = [targets.parse(text) for text in groups]
-        chosen = targets.resolve(host(roots), specs)
-    except Help:
-        print(USAGE)
-        return ExitCode.OK
-    except CgmanError as err:
-        print(f"cgman classify: {err.render()}", file=sys.stderr)
-        return err.exit_code
+    groups, pids = parse(argv)
+    chosen = targets.resolve(host(roots), [targets.parse(text) for text in groups])
     failed = False
     for pid in pids:
         problem = classify(pid, chosen, roots.proc_root)

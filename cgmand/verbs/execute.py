@@ -21,8 +21,7 @@ if TYPE_CHECKING:  # typing costs start-up time; annotations are strings anyway
 
     from cgmand.roots import Roots
 
-from cgmand.errors import CgmanError, ExitCode
-from cgmand.verbs import Help, UsageError, options
+from cgmand.verbs import UsageError, guarded, options
 
 USAGE = """usage: cgman [ROOT OPTIONS] exec -g CONTROLLERS:PATH [-g ...] [--sticky] COMMAND [ARG...]
 
@@ -47,16 +46,12 @@ def parse(argv: List[str]) -> Tuple[List[str], bool, List[str]]:
 
 def main(argv: List[str], roots: Roots) -> int:
     """Join the groups and exec; returns only when that failed (the exit status)."""
-    try:
+    def work() -> int:
         groups, _sticky, command = parse(argv)
         place(groups, roots)
-    except Help:
-        print(USAGE)
-        return ExitCode.OK
-    except CgmanError as err:
-        print(f"cgman exec: {err.render()}", file=sys.stderr)
-        return EXEC_FAILED
-    return run(command)
+        return run(command)
+
+    return guarded("exec", USAGE, work, EXEC_FAILED)
 
 
 def place(groups: List[str], roots: Roots) -> None:

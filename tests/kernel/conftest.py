@@ -36,6 +36,11 @@ def mount_of(name: str) -> Optional[str]:
     return None
 
 
+def home(controller: str) -> str:
+    """Where a controller lives here: its v1 hierarchy, or "unified"."""
+    return "unified" if mount_of(controller) is None else controller
+
+
 def remove_tree(top: Path) -> None:
     """rmdir a test's cgroup and everything below it, deepest first."""
     if not top.is_dir():
@@ -90,6 +95,12 @@ class KernelEnv:
         code = cli.main(["--config-dir", str(self.conf), "--run-root", str(self.run_root), *args])
         out, err = self.capsys.readouterr()
         return code, out, err
+
+    def run(self, verb: str, *args: str, **kw) -> subprocess.CompletedProcess:
+        """Run `cgman VERB ARGS` in a child process (exec replaces its process); text output."""
+        argv = [sys.executable, "-m", "cgmand", "--config-dir", str(self.conf), "--run-root", str(self.run_root),
+                verb, *args]
+        return subprocess.run(argv, capture_output=True, text=True, timeout=60, **kw)
 
     def cgman_json(self, *args: str):
         code, out, err = self.cgman(*args, "--json")

@@ -12,13 +12,9 @@ import time
 
 import pytest
 
-from conftest import mount_of
+from conftest import home, mount_of
 
 V2_MEMORY = mount_of("memory") is None  # memory on the cgroup2 mount
-
-
-def home(controller: str) -> str:
-    return "unified" if mount_of(controller) is None else controller
 
 
 def kernel(kenv, controller: str, group: str, v1_file: str, v2_file: str) -> str:

@@ -9,21 +9,15 @@ import sys
 
 import pytest
 
-from conftest import mount_of, wait_until
+from conftest import home, wait_until
 
 GROUPS = '[group."web"]\ncpu.weight = 200\npids.max = 50\n[group."db"]\ncpu.weight = 100\n'
 THREADS = "import threading, time\n[threading.Thread(target=time.sleep, args=(120,), daemon=True).start() " \
           "for _ in range(3)]\ntime.sleep(120)"
 
 
-def home(controller: str) -> str:
-    return "unified" if mount_of(controller) is None else controller
-
-
 def classify(kenv, *args):
-    argv = [sys.executable, "-m", "cgmand", "--config-dir", str(kenv.conf), "--run-root", str(kenv.run_root),
-            "classify", *args]
-    return subprocess.run(argv, capture_output=True, text=True, timeout=60)
+    return kenv.run("classify", *args)
 
 
 def started(kenv, code: str = "import time; time.sleep(120)") -> subprocess.Popen:

@@ -12,13 +12,9 @@ import time
 
 import pytest
 
-from conftest import mount_of, wait_until
+from conftest import home, wait_until
 
 WEB = '[group."web"]\ncpu.weight = 200\npids.max = 100\n[group."batch"]\ncpu.weight = 50\n'
-
-
-def home(controller: str) -> str:
-    return "unified" if mount_of(controller) is None else controller
 
 
 def weight(kenv, group: str) -> str:

@@ -11,19 +11,13 @@ import sys
 
 import pytest
 
-from conftest import mount_of
+from conftest import home, mount_of
 
 GROUPS = '[group."web"]\ncpu.weight = 200\npids.max = 50\n'
 
 
-def home(controller: str) -> str:
-    return "unified" if mount_of(controller) is None else controller
-
-
 def cgman_exec(kenv, *args, **kw):
-    argv = [sys.executable, "-m", "cgmand", "--config-dir", str(kenv.conf), "--run-root", str(kenv.run_root),
-            "exec", *args]
-    return subprocess.run(argv, capture_output=True, text=True, timeout=60, **kw)
+    return kenv.run("exec", *args, **kw)
 
 
 @pytest.fixture(name="web")

@@ -11,7 +11,7 @@ import pytest
 from cgmand import commands, config, scope
 from cgmand.kernel import record, snapshot
 from cgmand.roots import Roots
-from conftest import KernelEnv, mount_of
+from conftest import KernelEnv, home
 
 TWO_CPUS = len(os.sched_getaffinity(0)) >= 2
 
@@ -21,10 +21,6 @@ def cpu_max_of(env, group: str) -> str:
         return env.read("unified", group, "cpu.max")
     quota = env.read("cpu", group, "cpu.cfs_quota_us")
     return f"{'max' if quota == '-1' else quota} {env.read('cpu', group, 'cpu.cfs_period_us')}"
-
-
-def home(controller: str) -> str:
-    return "unified" if mount_of(controller) is None else controller
 
 
 @pytest.fixture(name="twin")
