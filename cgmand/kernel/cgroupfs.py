@@ -158,6 +158,15 @@ class CgroupFS:
         prefix = "" if cgroup == "/" else cgroup
         return sorted(f"{prefix}/{name}" for name in names)
 
+    def files(self, cgroup: str) -> List[str]:
+        """The cgroup's interface files (names)."""
+        path = self.path(cgroup)
+        try:
+            with os.scandir(path) as entries:
+                return [e.name for e in entries if not e.is_dir(follow_symlinks=False)]
+        except OSError as err:
+            raise fail("list", path, err) from err
+
     def pids(self, cgroup: str) -> List[int]:
         """Process ids in the cgroup itself (not its children)."""
         return [int(line) for line in self.read(cgroup, "cgroup.procs").split()]
