@@ -77,6 +77,8 @@ def build_parser() -> argparse.ArgumentParser:
                    add_help=False)
     sub.add_parser("get", help="a group's values as the kernel has them: get [-r NAME] [-n] [-v] GROUP...",
                    add_help=False)
+    sub.add_parser("set", help="set knobs of existing groups, as in /etc/cgman: set -r KNOB=VALUE GROUP...",
+                   add_help=False)
     return parser
 
 
@@ -119,7 +121,7 @@ def quick_parse(argv: List[str]) -> Optional[object]:
 
 # Verbs that parse their own options (getopt-style, stopping at the command to run)
 # and start often, reached without argparse.
-_OWN_PARSERS = ("exec", "classify", "list", "get")
+_OWN_PARSERS = ("exec", "classify", "list", "get", "set")
 
 
 def _own_parser(argv: List[str]) -> Optional[int]:
@@ -134,8 +136,10 @@ def _own_parser(argv: List[str]) -> Optional[int]:
         from cgmand.verbs import classify as module  # type: ignore[no-redef]
     elif before[0] == "list":
         from cgmand.verbs import listing as module  # type: ignore[no-redef]
-    else:
+    elif before[0] == "get":
         from cgmand.verbs import get as module  # type: ignore[no-redef]
+    else:
+        from cgmand.verbs import setting as module  # type: ignore[no-redef]
     rest = _take_roots(before[1:], values)
     return int(module.main(rest, Roots(**values)))
 
@@ -180,7 +184,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     run = {"check": commands.check, "plan": commands.plan, "apply": commands.apply,
            "status": commands.show_status, "daemon": commands.daemon, "reload": commands.reload,
            "exec": _own_after_other_options, "classify": _own_after_other_options,
-           "list": _own_after_other_options, "get": _own_after_other_options}[args.command]
+           "list": _own_after_other_options, "get": _own_after_other_options,
+           "set": _own_after_other_options}[args.command]
     try:
         return int(run(args, roots))
     except CgmanError as err:
