@@ -1,0 +1,139 @@
+"""`cgman delete [-r] [-g] CONTROLLERS:PATH...`, libcgroup's cgdelete, without its bug.
+
+The group goes from every hierarchy the -g names (with `*`, every one it is
+in) and from its mirrors: libcgroup 2.0.2 removes only the first listed
+controller's and exits 0 (research/libcgroup.md §3.2). Processes in it move
+to the parent first, as cgdelete does; with -r its child groups go too,
+deepest first, their processes moving up to the group's parent. Without -r,
+a group with child groups is refused. On cgroup v2 a parent that enables
+domain controllers for its children cannot hold processes (the
+no-internal-process rule): the group is then kept and the processes named.
+
+A group the configuration declares is refused: cgman keeps the kernel equal
+to the files, so the way to delete it is to remove it from them (cgmand, or
+cgman apply, then removes it once it is empty). Each hierarchy is handled on
+its own; one failure never stops the others.
+"""
+
+from __future__ import annotations
+
+import sys
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # typing costs start-up time; annotations are strings anyway
+    from typing import List
+
+    from cgmand.roots import Roots
+
+from cgmand.errors import CgmanError, ExitCode
+from cgmand.verbs import UsageError, guarded, options
+
+USAGE = """usage: cgman [ROOT OPTIONS] delete [-r] [-g] CONTROLLERS:PATH...
+
+Remove the group from the hierarchies of CONTROLLERS ("*": all it is in) and
+its mirrors; its processes move to the parent. -r: its child groups too."""
+
+
+def main(argv: List[str], roots: Roots) -> int:
+    return guarded("delete", USAGE, lambda: _delete(argv, roots))
+
+
+def parse(argv: List[str]):
+    """(specs, -r); cgdelete takes the specs with or without -g, and -r anywhere."""
+    recursive = any(arg in ("-r", "--recursive") for arg in argv)
+    groups, _given, rest = options([a for a in argv if a not in ("-r", "--recursive")], {})
+    groups += rest
+    if not groups:
+        raise UsageError("no group given", hint="cgman delete cpu,memory:web")
+    return groups, recursive
+
+
+def _delete(argv: List[str], roots: Roots) -> int:
+    from cgmand import targets
+    from cgmand.verbs.execute import host
+
+    texts, recursive = parse(argv)
+    specs = [targets.parse(text) for text in texts]
+    declared = _declared(roots)
+    for spec in specs:
+        if spec.group in declared:
+            raise CgmanError(f"{spec.group} is declared in {declared[spec.group]}: cgman keeps it",
+                             reference="group-declared",
+                             hint="remove it from the configuration; cgmand (or cgman apply) then removes it "
+                                  "once it is empty")
+        if not spec.group:
+            raise UsageError("cgman's base is not a group to delete")
+    here = host(roots)
+    failed = False
+    for spec in specs:
+        chosen = [t for t in targets.resolve(here, [spec]) if _exists(t)]
+        if not chosen:
+            print(f"cgman delete: no group {spec.group} in any hierarchy -g {spec.text} names", file=sys.stderr)
+            failed = True
+        # Without -r, a child group anywhere refuses the whole group: not deleted in half
+        # of its hierarchies.
+        busy = [] if recursive else [t for t in chosen if _children(t)]
+        for target in busy:
+            shown = ", ".join(p.rsplit("/", 1)[1] for p in _children(target)[:3])
+            print(f"cgman delete: {target.path} ({target.hierarchy.key}) has child groups ({shown}); use -r",
+                  file=sys.stderr)
+        for target in [] if busy else chosen:
+            problem = remove(target)
+            if problem:
+                print(f"cgman delete: {problem}", file=sys.stderr)
+        failed = failed or bool(busy) or any(_exists(t) for t in chosen)
+    return ExitCode.FAILED if failed else ExitCode.OK
+
+
+def _children(target) -> List[str]:
+    from cgmand.kernel.cgroupfs import CgroupFS
+
+    return CgroupFS(target.hierarchy).children(target.path)
+
+
+def _exists(target) -> bool:
+    from cgmand.kernel.cgroupfs import CgroupFS
+
+    return CgroupFS(target.hierarchy).exists(target.path)
+
+
+def remove(target) -> str:
+    """Remove one group and what is below it in one hierarchy; "" when done, else why not."""
+    from cgmand.errors import KernelError, ProcessGone
+    from cgmand.kernel.cgroupfs import CgroupFS
+    from cgmand.paths import parent_of
+
+    fs = CgroupFS(target.hierarchy)
+    below = _subtree(fs, target.path)
+    parent = parent_of(target.path)
+    for path in reversed(below):  # deepest first
+        try:
+            for pid in fs.pids(path):
+                try:
+                    fs.write(parent, "cgroup.procs", str(pid))
+                except ProcessGone:
+                    continue
+            fs.rmdir(path)
+        except KernelError as err:
+            if target.hierarchy.version == 2 and err.op == "write":
+                return (f"cannot move the processes of {path} ({target.hierarchy.key}) to {parent}: it enables "
+                        "controllers for its children, so it holds no processes (no-internal-process rule); "
+                        "move or stop them first")
+            return f"cannot remove {path} ({target.hierarchy.key}): {err.message}"
+    return ""
+
+
+def _subtree(fs, path: str) -> List[str]:
+    out = [path]
+    for child in fs.children(path):
+        out += _subtree(fs, child)
+    return out
+
+
+def _declared(roots: Roots) -> dict:
+    from cgmand import configcache
+
+    try:
+        groups = configcache.load(roots.config_dir, f"{roots.run_root}/cgman").groups
+    except CgmanError:  # an invalid configuration: no group is protected by it
+        return {}
+    return {name: spec.source for name, spec in groups.items()}
