@@ -81,6 +81,8 @@ def build_parser() -> argparse.ArgumentParser:
                    add_help=False)
     sub.add_parser("delete", help="remove groups, their processes moving to the parent: delete [-r] CTRL:PATH",
                    add_help=False)
+    sub.add_parser("create", help="create groups (not declared ones): create [-a U:G] -g CONTROLLERS:PATH",
+                   add_help=False)
     return parser
 
 
@@ -124,7 +126,7 @@ def quick_parse(argv: List[str]) -> Optional[object]:
 # Verbs that parse their own options (getopt-style, as libcgroup's tools), reached
 # without argparse: verb -> module in cgmand/verbs.
 _OWN_PARSERS = {"exec": "execute", "classify": "classify", "list": "listing", "get": "get", "set": "setting",
-                "delete": "delete"}
+                "delete": "delete", "create": "create"}
 
 
 def _own_parser(argv: List[str]) -> Optional[int]:
