@@ -7,7 +7,8 @@ to the parent first, as cgdelete does; with -r its child groups go too,
 deepest first, their processes moving up to the group's parent. Without -r,
 a group with child groups is refused. On cgroup v2 a parent that enables
 domain controllers for its children cannot hold processes (the
-no-internal-process rule): the group is then kept and the processes named.
+no-internal-process rule; threaded controllers are exempt only while no
+child group holds processes): the group is then kept and the reason given.
 
 A group the configuration declares is refused: cgman keeps the kernel equal
 to the files, so the way to delete it is to remove it from them (cgmand, or
