@@ -87,25 +87,39 @@ def test_refusals_before_the_exec(web, tmp_path, args, status, message):
     assert message.format(prefix=web.prefix) in done.stderr and done.stderr.startswith("cgman exec: ")
 
 
-def test_without_permission_the_move_is_refused(web):
-    """An unprivileged user (nobody) who can read the configuration cannot move into root's group."""
+def as_nobody(kenv, *args: str) -> subprocess.CompletedProcess:
+    """`cgman exec ARGS` as user nobody, with a copy of the configuration nobody can read."""
     import shutil
     import tempfile
 
     readable = tempfile.mkdtemp(prefix="cgman-exec-nobody.")
     try:
         os.chmod(readable, 0o755)
-        shutil.copytree(web.conf, f"{readable}/conf")
+        shutil.copytree(kenv.conf, f"{readable}/conf")
         for path in (f"{readable}/conf", *(f"{readable}/conf/{n}" for n in os.listdir(f"{readable}/conf"))):
             os.chmod(path, 0o755 if os.path.isdir(path) else 0o644)
         argv = [sys.executable, "-m", "cgmand", "--config-dir", f"{readable}/conf", "--run-root", readable,
-                "exec", "-g", "cpu:web", "true"]
-        done = subprocess.run(argv, capture_output=True, text=True, timeout=60, user=65534, group=65534,
+                "exec", *args]
+        return subprocess.run(argv, capture_output=True, text=True, timeout=60, user=65534, group=65534,
                               extra_groups=[])
     finally:
         shutil.rmtree(readable)
+
+
+def test_without_permission_the_move_is_refused(web):
+    """An unprivileged user (nobody) who can read the configuration cannot move into root's group."""
+    done = as_nobody(web, "-g", "cpu:web", "true")
     assert done.returncode == 125, done.stderr
     assert f"permission denied: cannot move a process into {web.prefix}/web" in done.stderr
+
+
+@pytest.mark.skipif(mount_of("cpu") is None, reason="cgroup v1: perm.task ownership (v2 needs cgmand's help)")
+def test_v1_a_user_the_group_gives_its_task_files_may_exec_into_it(kenv):
+    """cgconfig's way, kept: perm.task owns tasks/cgroup.procs, so that user may move itself in."""
+    kenv.applied('[group."mine"]\ncpu.weight = 100\n[group."mine".perm]\ntask = { uid = 65534, gid = 65534 }\n')
+    done = as_nobody(kenv, "-g", "cpu:mine", "cat", "/proc/self/cgroup")
+    assert done.returncode == 0, done.stderr
+    assert f"cpu:{kenv.prefix}/mine" in done.stdout.replace("cpu,cpuacct:", "cpu:")
 
 
 @pytest.mark.skipif(mount_of("cpu") is not None, reason="cgroup v2 only: the no-internal-process rule")
