@@ -142,7 +142,10 @@ def _own_parser(argv: List[str]) -> Optional[int]:
 
         module = importlib.import_module(f"cgmand.verbs.{_OWN_PARSERS[before[0]]}")
     rest = _take_roots(before[1:], values)
-    return int(module.main(rest, Roots(**values)))
+    try:
+        return int(module.main(rest, Roots(**values)))
+    except BrokenPipeError:  # `cgman list | head`: the reader left
+        return int(ExitCode.FAILED)
 
 
 def _take_roots(argv: List[str], values: dict) -> List[str]:

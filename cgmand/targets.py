@@ -89,7 +89,7 @@ def _group(text: str, group: str) -> str:
     if group.strip("/") == "":
         return ""  # the base of cgman's tree
     try:
-        return validate_group_name(group)
+        return validate_group_name(group.rstrip("/"))  # "web/" as libcgroup takes it
     except ValueError as err:
         raise SpecError(f"-g {text}: invalid group path: {err}") from None
 

@@ -61,6 +61,23 @@ def _move(targets: Sequence[Target], file_of, text: str) -> List[Target]:
     return joined
 
 
+def check(targets: Sequence[Target]) -> None:
+    """Refuse now what every move would fail on: a required group missing, a v2
+    controller not enabled for it (classify checks once, before moving anyone)."""
+    present = []
+    for target in targets:
+        fs = CgroupFS(target.hierarchy)
+        if not fs.exists(target.path):
+            if not target.optional:
+                raise _missing(target)
+            continue
+        check_controllers(fs, target)
+        present.append(target)
+    for target in targets:  # "*": the group must be somewhere
+        if not target.mirror and not any(t.spec == target.spec and not t.mirror for t in present):
+            raise _missing(target)
+
+
 def check_controllers(fs: CgroupFS, target: Target) -> None:
     """cgroup v2: a process in a group whose parent did not enable a controller for it is
     not under that controller (the write would succeed); refuse instead."""

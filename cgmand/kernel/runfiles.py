@@ -29,7 +29,13 @@ def write_atomically(path: str, data: bytes, mode: int = 0o600) -> None:
     """Replace ``path`` by ``data`` in one rename; raises OSError."""
     os.makedirs(os.path.dirname(path), mode=0o755, exist_ok=True)
     tmp = f"{path}.{os.getpid()}.tmp"
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
+    try:  # a leftover of a crashed process with this pid, or something planted: gone
+        os.unlink(tmp)
+    except FileNotFoundError:
+        pass
+    # O_EXCL|O_NOFOLLOW: never write through a link someone put there (a --run-root others
+    # can write to must not let root overwrite other files).
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, mode)
     try:
         os.write(fd, data)
         os.fsync(fd)

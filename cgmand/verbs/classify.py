@@ -5,8 +5,8 @@ moves into the groups, in every hierarchy asked and the mirrors, and the move
 is checked in /proc/PID/cgroup. A process that is gone, or exits while it is
 moved (a zombie's move "succeeds" and moves nothing), is reported and is not
 a failure: it is a normal outcome (DESIGN.md §4). A process whose start time
-changed during the move was replaced by another with the same id: reported as
-gone too, and the newcomer is not left where it was put unchecked.
+changed during the move exited and its id went to a new process, which the
+move then caught: that is reported as a failure, naming where the newcomer is.
 
 --sticky and --cancel-sticky are accepted, as cgclassify takes them; they have
 no effect until the rules engine (which they are about) exists.
@@ -44,7 +44,7 @@ def parse(argv: List[str]):
         raise UsageError("-g CONTROLLERS:PATH is required (placing by rules comes with the rules engine)")
     if not rest:
         raise UsageError("no process given", hint="cgman classify -g cpu:web PID...")
-    bad = [text for text in rest if not text.isdigit() or int(text) == 0]
+    bad = [text for text in rest if not (text.isascii() and text.isdigit()) or int(text) == 0]
     if bad:
         raise UsageError(f"{bad[0]} is not a process id", hint="process ids are positive numbers")
     return groups, [int(text) for text in rest]
@@ -58,8 +58,11 @@ def _classify_all(argv: List[str], roots: Roots) -> int:
     from cgmand import targets
     from cgmand.verbs.execute import host
 
+    from cgmand.kernel import attach
+
     groups, pids = parse(argv)
     chosen = targets.resolve(host(roots), [targets.parse(text) for text in groups])
+    attach.check(chosen)  # before any process moves: none is left half-moved by a missing group
     failed = False
     for pid in pids:
         problem = classify(pid, chosen, roots.proc_root)
@@ -78,12 +81,17 @@ def classify(pid: int, chosen, proc_root: str) -> Optional[tuple]:
         leader, started = procinfo.identity(pid, proc_root)
         joined = attach.move(leader, chosen)
         wrong = attach.misplaced(leader, joined, proc_root)
-        if procinfo.identity(leader, proc_root) != (leader, started):
-            raise ProcessGone("move", str(pid), 0, "replaced")
     except ProcessGone:
         return True, f"process {pid} is gone (it exited), not moved"
     except CgmanError as err:
         return False, f"process {pid}: {err.render()}"
+    try:
+        replaced = procinfo.identity(leader, proc_root) != (leader, started)
+    except ProcessGone:
+        return True, f"process {pid} exited while it was moved"
+    if replaced:  # the id was reused between the look and the move: say what happened
+        return False, (f"process {pid} exited and its id was reused by a new process during the move; "
+                       f"that new process is now in {chosen[0].path}")
     if wrong:
         if procinfo.is_zombie(leader, proc_root):
             return True, f"process {pid} exited while it was moved (a zombie), not moved"

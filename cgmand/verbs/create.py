@@ -101,8 +101,10 @@ def desired_of(specs, given: Dict[str, str], host, roots: Roots):
     for spec in specs:
         if not spec.group:
             raise UsageError("cgman's base is not a group to create")
+        # "*": every hierarchy. On cgroup2 that is the group itself (every group is
+        # mirrored there), not every controller the root offers.
         names = spec.controllers if spec.controllers is not None else \
-            {c for h in host.hierarchies for c in h.controllers}
+            {c for h in host.hierarchies if h.version == 1 for c in h.controllers}
         lines.append(f'[group."{spec.group}"]\n' + "".join(f"{c} = {{}}\n" for c in sorted(names))
                      + (f"perm = {{ {perm} }}\n" if perm else ""))
     fragment = config.parse("".join(lines), "command line")
@@ -135,7 +137,7 @@ def _create(argv: List[str], roots: Roots) -> int:
         made.actions = [a for a in made.actions if a.verb != planner.DISABLE]
         report = reconcile.apply(reconcile.check(made, fss, applying=True), fss, {})
     problems = [f"{o.action.describe()}: {o.message}" for o in report.outcomes if o.status != reconcile.OK]
-    problems += [n.message for n in report.notices]
+    problems += [f"{n.hierarchy}:{n.path}: {n.message}" for n in report.notices]
     for problem in problems:
         print(f"cgman create: {problem}", file=sys.stderr)
     return ExitCode.FAILED if problems else ExitCode.OK

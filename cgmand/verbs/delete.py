@@ -18,6 +18,7 @@ its own; one failure never stops the others.
 
 from __future__ import annotations
 
+import errno
 import sys
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # typing costs start-up time; annotations are strings anyway
@@ -39,10 +40,15 @@ def main(argv: List[str], roots: Roots) -> int:
 
 
 def parse(argv: List[str]):
-    """(specs, -r); cgdelete takes the specs with or without -g, and -r anywhere."""
+    """(specs, -r); cgdelete takes the specs with or without -g, and options anywhere."""
     recursive = any(arg in ("-r", "--recursive") for arg in argv)
-    groups, _given, rest = options([a for a in argv if a not in ("-r", "--recursive")], {})
-    groups += rest
+    groups: List[str] = []
+    rest = [a for a in argv if a not in ("-r", "--recursive")]
+    while rest:
+        found, _given, rest = options(rest, {})
+        groups += found
+        if rest:  # a bare spec, then maybe more options
+            groups.append(rest.pop(0))
     if not groups:
         raise UsageError("no group given", hint="cgman delete cpu,memory:web")
     return groups, recursive
@@ -56,8 +62,9 @@ def _delete(argv: List[str], roots: Roots) -> int:
     specs = [targets.parse(text) for text in texts]
     declared = _declared(roots)
     for spec in specs:
-        if spec.group in declared:
-            raise CgmanError(f"{spec.group} is declared in {declared[spec.group]}: cgman keeps it",
+        inside = sorted(name for name in declared if name == spec.group or name.startswith(spec.group + "/"))
+        if spec.group and inside:
+            raise CgmanError(f"{inside[0]} is declared in {declared[inside[0]]}: cgman keeps it",
                              reference="group-declared",
                              hint="remove it from the configuration; cgmand (or cgman apply) then removes it "
                                   "once it is empty")
@@ -115,7 +122,7 @@ def remove(target) -> str:
                     continue
             fs.rmdir(path)
         except KernelError as err:
-            if target.hierarchy.version == 2 and err.op == "write":
+            if target.hierarchy.version == 2 and err.op == "write" and err.errno == errno.EBUSY:
                 return (f"cannot move the processes of {path} ({target.hierarchy.key}) to {parent}: it enables "
                         "controllers for its children, so it holds no processes (no-internal-process rule); "
                         "move or stop them first")

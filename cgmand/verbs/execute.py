@@ -13,6 +13,7 @@ command's own options need no "--".
 
 from __future__ import annotations
 
+import errno
 import os
 import sys
 TYPE_CHECKING = False
@@ -21,6 +22,7 @@ if TYPE_CHECKING:  # typing costs start-up time; annotations are strings anyway
 
     from cgmand.roots import Roots
 
+from cgmand.errors import CgmanError
 from cgmand.verbs import UsageError, guarded, options
 
 USAGE = """usage: cgman [ROOT OPTIONS] exec -g CONTROLLERS:PATH [-g ...] [--sticky] COMMAND [ARG...]
@@ -48,7 +50,12 @@ def main(argv: List[str], roots: Roots) -> int:
     """Join the groups and exec; returns only when that failed (the exit status)."""
     def work() -> int:
         groups, _sticky, command = parse(argv)
-        place(groups, roots)
+        try:
+            place(groups, roots)
+        except CgmanError:
+            raise
+        except Exception as err:  # a bug must not look like the command's own status 1
+            raise CgmanError(f"internal error: {type(err).__name__}: {err}", reference="internal-error") from err
         return run(command)
 
     return guarded("exec", USAGE, work, EXEC_FAILED)
@@ -100,13 +107,30 @@ def run(command: List[str]) -> int:
     for name in ("SIGPIPE", "SIGXFSZ"):
         if hasattr(signal, name):
             signal.signal(getattr(signal, name), signal.SIG_DFL)
-    sys.stdout.flush()
+    if sys.stdout is not None:  # None when cgman was started with fd 1 closed
+        sys.stdout.flush()
     try:
         os.execvp(command[0], command)
-    except FileNotFoundError:
+    except OSError as err:
+        if err.errno != errno.ENOEXEC:
+            return _cannot_run(command, err)
+    # No #! line: run it with the shell, as execvp(3) and env(1) do.
+    try:
+        os.execv("/bin/sh", ["/bin/sh", _found(command[0])] + command[1:])
+    except OSError as err:
+        return _cannot_run(command, err)
+    return NOT_EXECUTABLE  # not reached
+
+
+def _found(name: str) -> str:
+    import shutil
+
+    return name if "/" in name else (shutil.which(name) or name)
+
+
+def _cannot_run(command: List[str], err: OSError) -> int:
+    if isinstance(err, FileNotFoundError):
         print(f"cgman exec: {command[0]}: command not found", file=sys.stderr)
         return NOT_FOUND
-    except OSError as err:
-        print(f"cgman exec: {command[0]}: {err.strerror}", file=sys.stderr)
-        return NOT_EXECUTABLE
-    return NOT_EXECUTABLE  # not reached: execvp returns only by raising
+    print(f"cgman exec: {command[0]}: {err.strerror}", file=sys.stderr)
+    return NOT_EXECUTABLE

@@ -139,8 +139,8 @@ def values(here, group: str, names: List[str], controllers: set) -> Dict[str, st
 def _file_prefix(controller: str, version: int) -> str:
     from cgmand.controllers import CONTROLLERS
 
-    ctl = CONTROLLERS[controller]
-    return (ctl.v1 if version == 1 else ctl.v2) or controller
+    ctl = CONTROLLERS.get(controller)  # a controller newer than cgman (dmem, 6.14): its own name
+    return ((ctl.v1 if version == 1 else ctl.v2) if ctl else None) or controller
 
 
 def _spelled_here(name: str, path: str, places) -> Optional[str]:

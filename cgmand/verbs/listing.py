@@ -67,8 +67,8 @@ def collect(roots: Roots, tops: List[str]) -> List[dict]:
                 continue
             for path in _walk(fs, start):
                 name = path[len(here.base):].lstrip("/") if here.base != "/" else path.lstrip("/")
-                if not name or name.split("/")[0] in RESERVED_TOP:
-                    continue
+                if not name or name.split("/")[0] in RESERVED_TOP or "/." in "/" + name:
+                    continue  # cgman's own leaves, systemd's .control
                 have = controllers.setdefault(name, set())
                 if hierarchy.version == 1:
                     have.update(hierarchy.controllers)

@@ -53,6 +53,8 @@ def parse(argv: List[str]) -> Tuple[List[Tuple[str, str]], List[str], bool]:
             knob, eq, value = argv[index + 1].partition("=")
             if not eq or not knob or value == "":
                 raise UsageError(f"-r {argv[index + 1]}: expected KNOB=VALUE, such as cpu.weight=200")
+            if any(knob == known for known, _ in pairs):
+                raise UsageError(f"-r {knob} is given twice")
             pairs.append((knob, value))
             index += 2
             continue
@@ -75,11 +77,14 @@ def parse(argv: List[str]) -> Tuple[List[Tuple[str, str]], List[str], bool]:
 
 
 def _literal(value: str) -> str:
-    """VALUE as TOML would hold it: an integer when it is one, else a string."""
+    """VALUE as TOML would hold it: an integer or a boolean when it is one, else a string."""
     import json
 
     text = value.strip()
-    if text.lstrip("-").isdigit():
+    digits = text[1:] if text.startswith("-") else text
+    if digits.isascii() and digits.isdigit():
+        return str(int(text))  # 0100 is 100, as a shell user means it (TOML has no leading zeros)
+    if text in ("true", "false"):
         return text
     return json.dumps(value)
 
@@ -89,7 +94,14 @@ def desired_of(pairs, groups, roots: Roots):
     from cgmand import config, configcache
     from cgmand.model import DesiredState
 
-    text = "".join(f'[group."{g}"]\n' + "".join(f"{_quoted(k)} = {_literal(v)}\n" for k, v in pairs)
+    from cgmand.paths import validate_group_name
+
+    for group in groups:
+        try:
+            validate_group_name(group)
+        except ValueError as err:
+            raise UsageError(f"invalid group path {group}: {err}") from None
+    text = "".join(f"[group.{_quoted(g)}]\n" + "".join(f"{_quoted(k)} = {_literal(v)}\n" for k, v in pairs)
                    for g in groups)
     fragment = config.parse(text, "command line")
     if fragment.errors:
@@ -105,7 +117,7 @@ def _quoted(knob: str) -> str:
 
 
 def _set(argv: List[str], roots: Roots) -> int:
-    from cgmand import plan as planner, reconcile, scope
+    from cgmand import plan as planner, reconcile
     from cgmand.hierarchy import layout
     from cgmand.kernel import hostinfo, record, snapshot
 
@@ -126,21 +138,36 @@ def _set(argv: List[str], roots: Roots) -> int:
             if node.group and not fss[target.hierarchy.key].exists(node.path):
                 raise _missing(node.path, target.hierarchy.key)
     with record.locked(roots.run_root):
-        observed = reconcile.observe(laid, {}, fss)
-        made = scope.restrict(planner.make(laid, observed, {}, force=force), lambda path: path in paths)
-        if made is None:
-            raise CgmanError("the group's parent does not enable the controller of a knob given for it; "
-                             "set changes values only", reference="controller-not-enabled",
-                             hint="declare the group in /etc/cgman with that knob, then cgman apply")
+        made = _writes_only(planner.make(laid, reconcile.observe(laid, {}, fss), {}, force=force), paths)
         report = reconcile.apply(reconcile.check(made, fss, applying=True), fss, {})
         if report.outcomes:
             snapshot.forget(roots)
     _warn_declared(desired, roots)
     problems = [f"{o.action.describe()}: {o.message}" for o in report.outcomes if o.status != reconcile.OK]
-    problems += [n.message for n in report.notices]
+    problems += [f"{n.hierarchy}:{n.path}: {n.message}" for n in report.notices]
     for problem in problems:
         print(f"cgman set: {problem}", file=sys.stderr)
     return ExitCode.FAILED if problems else ExitCode.OK
+
+
+def _writes_only(made, paths):
+    """The plan's writes to the named groups. The layout holds only these groups, so the
+    planner also plans their cgroup.subtree_control as if they had no children, and
+    their parents' as if these were their only ones: none of that is set's business.
+    A write that waits on a mkdir or a controller enable means the group lacks what
+    the knob needs: refused."""
+    from cgmand import plan as planner
+
+    writes = [a for a in made.actions if a.verb == planner.WRITE and a.path in paths]
+    needed = {a.id for a in made.actions if a.verb in (planner.MKDIR, planner.ENABLE, planner.EVACUATE)}
+    if any(needed.intersection(a.after) for a in writes) or any(
+            a.verb == planner.ENABLE and a.path not in paths for a in made.actions if a.id in needed):
+        raise CgmanError("the group's parent does not enable the controller of a knob given for it; "
+                         "set changes values only", reference="controller-not-enabled",
+                         hint="declare the group in /etc/cgman with that knob, then cgman apply")
+    made.actions = writes
+    made.notices = [n for n in made.notices if n.path in paths]
+    return made
 
 
 def _missing(path: str, key: str) -> CgmanError:

@@ -147,3 +147,16 @@ def test_star_and_the_v2_form(web):
     if mount_of("unified"):
         where = cgroup_lines(cgman_exec(web, "-g", ":web", "cat", "/proc/self/cgroup").stdout)
         assert where[""] == f"{web.prefix}/web"
+
+
+def test_a_closed_stdout_and_a_script_without_a_shebang(web, tmp_path):
+    """exec runs with fd 1 closed (Python then has no sys.stdout), and runs a script without
+    #! through /bin/sh, as execvp(3) and env(1) do."""
+    closed = subprocess.run(f"{sys.executable} -m cgmand --config-dir {web.conf} --run-root {web.run_root} "
+                            "exec -g cpu:web sh -c 'exit 3' >&-", shell=True, capture_output=True, text=True)
+    assert closed.returncode == 3, closed.stderr
+    script = tmp_path / "plain"
+    script.write_text("echo from-sh \"$1\"\nexit 4\n")
+    script.chmod(0o755)
+    done = cgman_exec(web, "-g", "cpu:web", str(script), "arg")
+    assert done.returncode == 4 and done.stdout == "from-sh arg\n", done.stderr
