@@ -68,21 +68,16 @@ def build_parser() -> argparse.ArgumentParser:
     reload = sub.add_parser("reload", parents=[common],
                             help="ask the running cgmand to reload the configuration, and wait for it")
     reload.add_argument("--json", action="store_true", help="machine-readable outcome")
-    # Listed for --help; `cgman exec ...` never reaches argparse (_own_parser).
-    sub.add_parser("exec", help="run a command in a group: exec -g CONTROLLERS:PATH COMMAND ARG...",
-                   add_help=False)
-    sub.add_parser("classify", help="move processes into a group: classify -g CONTROLLERS:PATH PID...",
-                   add_help=False)
-    sub.add_parser("list", help="cgman's groups as a tree, with their controllers: list [--json] [GROUP...]",
-                   add_help=False)
-    sub.add_parser("get", help="a group's values as the kernel has them: get [-r NAME] [-n] [-v] GROUP...",
-                   add_help=False)
-    sub.add_parser("set", help="set knobs of existing groups, as in /etc/cgman: set -r KNOB=VALUE GROUP...",
-                   add_help=False)
-    sub.add_parser("delete", help="remove groups, their processes moving to the parent: delete [-r] CTRL:PATH",
-                   add_help=False)
-    sub.add_parser("create", help="create groups (not declared ones): create [-a U:G] -g CONTROLLERS:PATH",
-                   add_help=False)
+    # Listed for --help; these verbs never reach argparse (_own_parser).
+    for verb, text in (
+            ("exec", "run a command in a group: exec -g CONTROLLERS:PATH COMMAND ARG..."),
+            ("classify", "move processes into a group: classify -g CONTROLLERS:PATH PID..."),
+            ("create", "create groups outside the configuration: create [-a U:G] -g CONTROLLERS:PATH"),
+            ("delete", "remove groups, their processes moving to the parent: delete [-r] CTRL:PATH"),
+            ("set", "set knobs of existing groups, as in /etc/cgman: set -r KNOB=VALUE GROUP..."),
+            ("get", "a group's values as the kernel has them: get [-r NAME] [-n] [-v] GROUP..."),
+            ("list", "cgman's groups as a tree, with their controllers: list [--json] [GROUP...]")):
+        sub.add_parser(verb, help=text, add_help=False)
     return parser
 
 
