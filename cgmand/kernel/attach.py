@@ -47,35 +47,29 @@ def move(pid: int, targets: Sequence[Target]) -> List[Target]:
 
 
 def _move(targets: Sequence[Target], file_of, text: str) -> List[Target]:
-    joined = []
-    for target in targets:
-        fs = CgroupFS(target.hierarchy)
-        if target.optional and not fs.exists(target.path):
-            continue  # "*", or a mirror, of a group made by hand in some hierarchies only
-        check_controllers(fs, target)
-        _write(fs, target, file_of(target), text)
-        joined.append(target)
-    for target in targets:  # "*": the group must be somewhere
-        if not target.mirror and not any(t.spec == target.spec and not t.mirror for t in joined):
-            raise _missing(target)
+    joined = check(targets)  # nothing is written unless every group is there
+    for target in joined:
+        _write(CgroupFS(target.hierarchy), target, file_of(target), text)
     return joined
 
 
-def check(targets: Sequence[Target]) -> None:
-    """Refuse now what every move would fail on: a required group missing, a v2
-    controller not enabled for it (classify checks once, before moving anyone)."""
+def check(targets: Sequence[Target]) -> List[Target]:
+    """The targets to join, refusing now what the moves would fail on: a required group
+    missing, a v2 controller not enabled for it. An optional target ("*", a mirror
+    without systemd) the group lacks is left out, but a -g must leave something."""
     present = []
     for target in targets:
         fs = CgroupFS(target.hierarchy)
         if not fs.exists(target.path):
             if not target.optional:
                 raise _missing(target)
-            continue
+            continue  # a group made by hand in some hierarchies only
         check_controllers(fs, target)
         present.append(target)
-    for target in targets:  # "*": the group must be somewhere
+    for target in targets:
         if not target.mirror and not any(t.spec == target.spec and not t.mirror for t in present):
             raise _missing(target)
+    return present
 
 
 def check_controllers(fs: CgroupFS, target: Target) -> None:

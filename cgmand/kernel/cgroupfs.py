@@ -158,6 +158,13 @@ class CgroupFS:
         prefix = "" if cgroup == "/" else cgroup
         return sorted(f"{prefix}/{name}" for name in names)
 
+    def subtree(self, cgroup: str) -> List[str]:
+        """The cgroup and every cgroup below it, parents before children."""
+        out = [cgroup]
+        for child in self.children(cgroup):
+            out += self.subtree(child)
+        return out
+
     def files(self, cgroup: str) -> List[str]:
         """The cgroup's interface files (names)."""
         path = self.path(cgroup)

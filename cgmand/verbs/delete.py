@@ -111,7 +111,7 @@ def remove(target) -> str:
     from cgmand.paths import parent_of
 
     fs = CgroupFS(target.hierarchy)
-    below = _subtree(fs, target.path)
+    below = fs.subtree(target.path)
     parent = parent_of(target.path)
     for path in reversed(below):  # deepest first
         try:
@@ -128,13 +128,6 @@ def remove(target) -> str:
                         "move or stop them first")
             return f"cannot remove {path} ({target.hierarchy.key}): {err.message}"
     return ""
-
-
-def _subtree(fs, path: str) -> List[str]:
-    out = [path]
-    for child in fs.children(path):
-        out += _subtree(fs, child)
-    return out
 
 
 def _declared(roots: Roots) -> dict:

@@ -65,7 +65,7 @@ def collect(roots: Roots, tops: List[str]) -> List[dict]:
             start = join(here.base, top) if top else here.base
             if not fs.exists(start):
                 continue
-            for path in _walk(fs, start):
+            for path in fs.subtree(start):
                 name = path[len(here.base):].lstrip("/") if here.base != "/" else path.lstrip("/")
                 if not name or name.split("/")[0] in RESERVED_TOP or "/." in "/" + name:
                     continue  # cgman's own leaves, systemd's .control
@@ -81,13 +81,6 @@ def collect(roots: Roots, tops: List[str]) -> List[dict]:
     declared = _declared(roots)
     return [{"group": name, "controllers": sorted(controllers[name]), "declared": name in declared}
             for name in sorted(controllers, key=lambda n: n.split("/"))]
-
-
-def _walk(fs, path: str) -> List[str]:
-    out = [path]
-    for child in fs.children(path):
-        out += _walk(fs, child)
-    return out
 
 
 def _declared(roots: Roots) -> Set[str]:
