@@ -453,3 +453,12 @@ def test_the_quick_parser_agrees_with_argparse(argv):
 def test_anything_else_is_left_to_argparse(argv):
     """Abbreviations, -v, --opt=value, unknown or misplaced options: argparse decides and reports."""
     assert cli.quick_parse(argv) is None
+
+
+def test_own_parser_verbs_after_other_global_options_say_what_they_take(capsys):
+    """exec, list, ... read only the root options before them; anything else reaches argparse."""
+    from cgmand import cli
+
+    assert cli.main(["-v", "list"]) == 2
+    assert "list takes only --config-dir, --cgroup-root, --proc-root and --run-root before it" in \
+        capsys.readouterr().err
