@@ -310,6 +310,8 @@ def show_status(args: Any, roots: Roots) -> int:
         lines = [render.status_text(groups, host)]
         if running is not None:
             lines.append(f"cgmand: pid {running['pid']}, {running['status']}")
+            if running.get("sticky"):
+                lines.append(f"sticky processes: {running['sticky']} (cgman exec/classify --sticky)")
         return "\n".join(lines)
 
     _emit(args, text, lambda: {"host": host.describe(), "groups": [g.as_dict() for g in groups],

@@ -77,6 +77,9 @@ class Daemon:
         self.config_error: Optional[str] = None  # why the files are not in force now, if they are not
         self.last: dict = {}  # the last reconcile's summary, for STATUS= and `cgman status`
         self.started = time.time()
+        from cgmand.kernel import stickyfile
+
+        self.marks = stickyfile.load(roots.run_root)  # processes placed by hand (cgmand/sticky.py)
 
     # --- lifecycle ---------------------------------------------------------------------
 
@@ -111,14 +114,15 @@ class Daemon:
         for signum, event in ((signal.SIGHUP, "reload"), (signal.SIGTERM, "stop"), (signal.SIGINT, "stop")):
             signal.signal(signum, lambda *_, e=event: self.events.put((e, None)))
         watcher = _watch(self.roots.config_dir, self.events)
-        from cgmand.control import ControlServer
+        from cgmand.control import CONTROL, PLACE, ControlServer
 
-        server = ControlServer(self.roots.run_root, self.events, self.state)
+        servers = [ControlServer(self.roots.run_root, self.events, kind) for kind in (CONTROL, PLACE)]
         try:
             status = self.start()
             return self.loop() if status == ExitCode.OK else status
         finally:
-            server.close()
+            for server in servers:
+                server.close()
             if watcher is not None:
                 watcher.stop()
 
@@ -152,9 +156,12 @@ class Daemon:
                     reply(outcome)
             elif event == "status" and reply is not None:
                 reply(self.state())
+            elif event in ("place", "sticky") and reply is not None:
+                reply(self.answer(event, reply))
             due = next_drift is not None and now >= next_drift
             if due and event != "reload":
                 self.reconcile("drift")
+                self.settle_marks()
             if due or event == "reload":  # a reload may also change the interval (0: never)
                 drift = self.desired.manager.drift_interval if self.desired else drift
                 next_drift = time.monotonic() + drift if drift else None
@@ -234,6 +241,40 @@ class Daemon:
         log.logger().info("reconcile_done", reason=reason, duration_ms=self.last["duration_ms"],
                           in_sync=done.report is None, scope="all" if names is None else len(names), **counts)
 
+    def answer(self, event: str, request: Any) -> dict:
+        """A place or sticky request from a socket (cgmand/placement.py)."""
+        from cgmand import placement
+        from cgmand.kernel import stickyfile
+
+        try:
+            if event == "place":
+                outcome = placement.place(request.body, request.peer, self.roots, self.desired, time.time())
+            else:
+                outcome = placement.sticky_request(request.body, self.roots, time.time())
+        except OSError as err:  # the marks' file
+            outcome = {"ok": False, "error": f"cannot record the sticky mark: {err}"}
+        except Exception as err:  # one bad request must not stop the daemon
+            log.logger().exception("request_failed", request=event)
+            outcome = {"ok": False, "error": f"internal error: {type(err).__name__}: {err}",
+                       "reference": "internal-error"}
+        self.marks = stickyfile.load(self.roots.run_root)
+        log.logger().info("request_done", request=event, pid=request.peer[0], uid=request.peer[1],
+                          ok=outcome.get("ok", True), error=outcome.get("error"))
+        return outcome
+
+    def settle_marks(self) -> None:
+        """Copy sticky marks down to the living processes they cover and forget the dead
+        (cgmand/sticky.py), so a marked process's exit does not free its children."""
+        if not self.marks:
+            return
+        from cgmand.kernel import procinfo, stickyfile
+
+        try:
+            self.marks = stickyfile.update(self.roots.run_root,
+                                           lambda marks: marks.settle(procinfo.processes(self.roots.proc_root)))
+        except OSError as err:
+            log.logger().error("sticky_marks_unwritable", error=str(err))
+
     def _track(self, done: commands.Reconciled, files: Optional[tuple]) -> None:
         """Keep the baseline (see __init__) and the last good configuration up to date."""
         if not done.settled:
@@ -264,7 +305,7 @@ class Daemon:
     def state(self) -> dict:
         return {"pid": os.getpid(), "started": self.started, "config_error": self.config_error,
                 "last": self.last, "status": self.status_line(),
-                "groups": len(self.desired.groups) if self.desired else 0}
+                "groups": len(self.desired.groups) if self.desired else 0, "sticky": len(self.marks)}
 
 
 

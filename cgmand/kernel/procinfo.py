@@ -47,3 +47,57 @@ def is_zombie(pid: int, proc_root: str = "/proc") -> bool:
         return _stat_fields(proc_root, pid)[0] in ("Z", "X")
     except ProcessGone:
         return True
+
+
+def parent(pid: int, proc_root: str = "/proc") -> int:
+    """The parent's process id (0 for init and kthreadd)."""
+    return int(_stat_fields(proc_root, pid)[1])  # field 4: ppid
+
+
+def line(pid: int, proc_root: str = "/proc") -> list:
+    """Identities of the process ``pid`` and its ancestors, nearest first, up to init.
+    ProcessGone if ``pid`` is gone; an ancestor that exits meanwhile ends the line."""
+    found = [identity(pid, proc_root)]
+    current = found[0][0]
+    while True:
+        try:
+            up = parent(current, proc_root)
+            if up <= 0:
+                return found
+            found.append(identity(up, proc_root))
+        except ProcessGone:
+            return found
+        current = up
+
+
+def processes(proc_root: str = "/proc") -> dict:
+    """Every process's identity and its parent's (None for a process whose parent is 0 or
+    gone): one read of each /proc/PID/stat."""
+    import os
+
+    stats = {}
+    for name in os.listdir(proc_root):
+        if name.isdigit():
+            try:
+                fields = _stat_fields(proc_root, int(name))
+            except (ProcessGone, ValueError):
+                continue
+            stats[int(name)] = (int(fields[19]), int(fields[1]))
+    return {(pid, start): ((ppid, stats[ppid][0]) if ppid in stats else None)
+            for pid, (start, ppid) in stats.items()}
+
+
+def ids(pid: int, proc_root: str = "/proc") -> Tuple[Tuple[int, ...], Tuple[int, ...], Tuple[int, ...]]:
+    """(real, effective, saved uids), (real, effective, saved gids), supplementary gids."""
+    uids = gids = groups = ()
+    for line in _read(proc_root, pid, "status").splitlines():
+        key, _, value = line.partition(":")
+        if key == "Uid":
+            uids = tuple(int(v) for v in value.split()[:3])
+        elif key == "Gid":
+            gids = tuple(int(v) for v in value.split()[:3])
+        elif key == "Groups":
+            groups = tuple(int(v) for v in value.split())
+    if len(uids) != 3 or len(gids) != 3:
+        raise ProcessGone("read", f"{proc_root}/{pid}/status", 0, f"process {pid} is gone")
+    return uids, gids, groups

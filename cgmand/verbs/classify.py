@@ -8,8 +8,15 @@ a failure: it is a normal outcome (DESIGN.md §4). A process whose start time
 changed during the move exited and its id went to a new process, which the
 move then caught: that is reported as a failure, naming where the newcomer is.
 
---sticky and --cancel-sticky are accepted, as cgclassify takes them; they have
-no effect until the rules engine (which they are about) exists.
+--sticky marks each process placed, and what it starts, sticky: the rules
+engine leaves it where it is (cgmand/sticky.py). --cancel-sticky removes the
+mark, and the rules apply to it again. cgmand keeps the marks; root's are
+written to its file when no cgmand runs.
+
+An unprivileged user is placed by cgmand (its place socket): into a group
+whose perm.task names the user or one of their groups, and only their own
+processes (cgmand/policy.py). On cgroup v1 without cgmand, the user moves
+them directly where the group's task files are theirs.
 
 Exit status: 0 when every live process is where it was asked to go, 1 when
 some move failed (each named on stderr), 2 for a bad command line (a PID that
@@ -47,7 +54,8 @@ def parse(argv: List[str]):
     bad = [text for text in rest if not (text.isascii() and text.isdigit()) or int(text) == 0]
     if bad:
         raise UsageError(f"{bad[0]} is not a process id", hint="process ids are positive numbers")
-    return groups, [int(text) for text in rest]
+    mode = True if "sticky" in given else False if "cancel" in given else None
+    return groups, [int(text) for text in rest], mode
 
 
 def main(argv: List[str], roots: Roots) -> int:
@@ -60,17 +68,49 @@ def _classify_all(argv: List[str], roots: Roots) -> int:
 
     from cgmand.kernel import attach
 
-    groups, pids = parse(argv)
-    chosen = targets.resolve(host(roots), [targets.parse(text) for text in groups])
+    import os
+
+    groups, pids, mode = parse(argv)
+    specs = [targets.parse(text) for text in groups]
+    chosen = targets.resolve(host(roots), specs)
     attach.check(chosen)  # before any process moves: none is left half-moved by a missing group
+    if os.geteuid() != 0 and (mode is not None or any(t.hierarchy.version == 2 for t in chosen)):
+        from cgmand.verbs import viadaemon
+
+        answer = viadaemon.place(roots, groups, pids, mode)
+        if answer is not None:
+            for problem in answer.get("problems", []):
+                print(f"cgman classify: {problem['problem']}", file=sys.stderr)
+            return ExitCode.FAILED if any(not p["gone"] for p in answer.get("problems", [])) else ExitCode.OK
+        if mode is not None:
+            viadaemon.warn("--sticky/--cancel-sticky not recorded: cgmand is not running, and only it or "
+                           "root records marks")
     failed = False
+    placed = []
     for pid in pids:
         problem = classify(pid, chosen, roots.proc_root)
         if problem is not None:
             gone, message = problem
             print(f"cgman classify: {message}", file=sys.stderr)
             failed = failed or not gone
+        elif mode is not None:
+            placed.append(pid)
+    if placed and os.geteuid() == 0:
+        _record(roots, placed, specs[0].group, mode)
     return ExitCode.FAILED if failed else ExitCode.OK
+
+
+def _record(roots: Roots, pids: List[int], group: str, sticky: bool) -> None:
+    from cgmand.kernel import procinfo
+    from cgmand.verbs import viadaemon
+
+    identities = []
+    for pid in pids:
+        try:
+            identities.append(procinfo.identity(pid, roots.proc_root))
+        except ProcessGone:
+            pass  # exited since: no mark to keep
+    viadaemon.record_sticky(roots, identities, group, sticky)
 
 
 def classify(pid: int, chosen, proc_root: str) -> Optional[tuple]:

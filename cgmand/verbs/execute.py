@@ -49,9 +49,9 @@ def parse(argv: List[str]) -> Tuple[List[str], bool, List[str]]:
 def main(argv: List[str], roots: Roots) -> int:
     """Join the groups and exec; returns only when that failed (the exit status)."""
     def work() -> int:
-        groups, _sticky, command = parse(argv)
+        groups, sticky, command = parse(argv)
         try:
-            place(groups, roots)
+            place(groups, roots, sticky)
         except CgmanError:
             raise
         except Exception as err:  # a bug must not look like the command's own status 1
@@ -61,8 +61,10 @@ def main(argv: List[str], roots: Roots) -> int:
     return guarded("exec", USAGE, work, EXEC_FAILED)
 
 
-def place(groups: List[str], roots: Roots) -> None:
-    """Move this process into the groups, and check that it is there."""
+def place(groups: List[str], roots: Roots, sticky: bool = False) -> None:
+    """Move this process into the groups, and check that it is there. Root moves itself;
+    an unprivileged user is moved by cgmand where it must be (cgroup v2, or --sticky),
+    else (cgroup v1) moves itself where perm.task lets it (cgmand/policy.py)."""
     from cgmand import targets
     from cgmand.kernel import attach
 
@@ -73,7 +75,31 @@ def place(groups: List[str], roots: Roots) -> None:
     # period (~8-15 ms after idle), where v1's tasks file does not (kernel/attach.py).
     # Under systemd it is what says whose process this is: joined.
     chosen = targets.resolve(here, specs, mirrors=here.systemd is not None)
-    joined = attach.join_self(chosen, roots.proc_root)
+    root = os.geteuid() == 0
+    joined = None
+    if not root and (sticky or any(t.hierarchy.version == 2 for t in chosen)):
+        # On cgroup v2 a move needs write access to the common ancestor's cgroup.procs
+        # too (cgroup-v2.rst, "Delegation Containment"), which a user never has here.
+        from cgmand.verbs import viadaemon
+
+        if viadaemon.place(roots, groups, None, True if sticky else None) is not None:
+            joined = attach.check(chosen)
+        elif sticky:
+            viadaemon.warn("--sticky not recorded: cgmand is not running, and only it or root records marks")
+    if joined is None:
+        try:
+            joined = attach.join_self(chosen, roots.proc_root)
+        except attach.AttachError as err:
+            if not root and err.reference == "permission-denied" and any(t.hierarchy.version == 2 for t in chosen):
+                from cgmand.verbs.viadaemon import NO_DAEMON_HINT
+
+                err.hint = NO_DAEMON_HINT
+            raise
+        if sticky and root:
+            from cgmand.kernel import procinfo
+            from cgmand.verbs import viadaemon
+
+            viadaemon.record_sticky(roots, [procinfo.identity(os.getpid(), roots.proc_root)], specs[0].group, True)
     wrong = attach.misplaced("self", joined, roots.proc_root)
     if wrong:
         raise attach.AttachError(f"moved, but /proc/self/cgroup does not show {wrong[0].path} in the "

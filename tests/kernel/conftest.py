@@ -9,9 +9,12 @@ never touches anything else.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import secrets
+import signal
+import socket
 import subprocess
 import sys
 import time
@@ -64,6 +67,30 @@ def wait_until(check, seconds: float = 30.0) -> bool:
             return True
         time.sleep(0.05)
     return check()
+
+
+@contextlib.contextmanager
+def running_cgmand(kenv: "KernelEnv", tmp_path: Path):
+    """Start cgmand on ``kenv``'s config and run root and wait for READY=1; yield its
+    Popen; stop it with SIGTERM afterwards (kenv's cleanup kills it if it hangs)."""
+    notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    notify.bind(str(tmp_path / "notify.sock"))
+    notify.settimeout(60)
+    log = open(tmp_path / "cgmand.log", "w")
+    proc = subprocess.Popen([sys.executable, "-m", "cgmand", "daemon", "--config-dir", str(kenv.conf),
+                             "--run-root", str(kenv.run_root)], stdout=log, stderr=log,
+                            env=dict(os.environ, NOTIFY_SOCKET=str(tmp_path / "notify.sock")))
+    kenv.procs.append(proc)
+    try:
+        while "READY=1" not in notify.recv(4096).decode():
+            pass
+        yield proc
+    finally:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+            proc.wait(timeout=30)
+        notify.close()
+        log.close()
 
 
 class KernelEnv:

@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-from conftest import home, wait_until
+from conftest import home, running_cgmand, wait_until
 
 WEB = '[group."web"]\ncpu.weight = 200\npids.max = 100\n[group."batch"]\ncpu.weight = 50\n'
 
@@ -28,30 +28,15 @@ def expected(weight_value: int) -> str:
 
 @pytest.fixture(name="cgmand")
 def _cgmand(kenv, tmp_path):
-    """Start cgmand on the test's config; yield a function that writes the config (with a fast
-    drift check in a second file); stop it with SIGTERM afterwards (and kill it if it hangs)."""
-    notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-    notify.bind(str(tmp_path / "notify.sock"))
-    notify.settimeout(60)
-
+    """cgmand on the test's config, with a fast drift check in a second file (conftest)."""
     def config(body: str) -> None:
         kenv.config(body)
         (kenv.conf / "20-daemon.toml").write_text("[manager]\ndrift_interval = 0.5\n")
 
     config(WEB)
-    log = open(tmp_path / "cgmand.log", "w")
-    proc = subprocess.Popen([sys.executable, "-m", "cgmand", "daemon", "--config-dir", str(kenv.conf),
-                             "--run-root", str(kenv.run_root)], stdout=log, stderr=log,
-                            env=dict(os.environ, NOTIFY_SOCKET=str(tmp_path / "notify.sock")))
-    kenv.procs.append(proc)
-    while "READY=1" not in notify.recv(4096).decode():
-        pass
-    config.proc = proc
-    yield config
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGTERM)
-        proc.wait(timeout=30)
-    notify.close()
+    with running_cgmand(kenv, tmp_path) as proc:
+        config.proc = proc
+        yield config
 
 
 def test_an_edit_reaches_the_kernel(kenv, cgmand):
