@@ -103,13 +103,16 @@ def mark(roots: Roots, identities: Iterable[Tuple[int, int]], group: str, sticky
             lines.append(line)
 
     def change(marks: Marks) -> bool:
+        from cgmand.sticky import descendants
+
         changed = False
+        parents = procinfo.processes(roots.proc_root) if lines and not sticky else {}
         for line in lines:
             if sticky:
                 marks.stick(line[0], group, now)
                 changed = True
             else:
-                changed = marks.cancel(line, now) or changed
+                changed = marks.cancel(line, now, below=descendants(line[0], parents)) or changed
         return changed
 
     stickyfile.update(roots.run_root, change)

@@ -4,9 +4,9 @@ and then left where they are by the rules engine, with everything they start.
 A mark belongs to one process, named by its identity (thread-group id, start
 time: DESIGN.md §4), never by a bare pid that a later process may reuse. A
 process is sticky when the nearest mark on its line of ancestors (itself, its
-parent, its grandparent, ...) says sticky. `--cancel-sticky` puts a
-not-sticky mark on a process that a sticky ancestor covers, which frees it
-and what it starts, or removes its own mark otherwise.
+parent, its grandparent, ...) says sticky. `--cancel-sticky` frees a
+process and what it started: their marks go, and a process a sticky ancestor
+still covers gets a not-sticky mark.
 
 A parent's death breaks the line (its children are re-parented to init), so
 the marks are copied down to the living descendants they cover, by
@@ -70,16 +70,18 @@ class Marks:
     def stick(self, identity: Identity, group: str, since: float) -> None:
         self.marks[identity] = Mark(True, group, since)
 
-    def cancel(self, line: Sequence[Identity], since: float) -> bool:
-        """Free the process ``line[0]`` (and what it starts) for the rules; False if it was
-        not sticky."""
-        if not self.is_sticky(line):
-            self.marks.pop(line[0], None)  # a stale not-sticky mark says nothing
-            return False
+    def cancel(self, line: Sequence[Identity], since: float, below: Iterable[Identity] = ()) -> bool:
+        """Free the process ``line[0]`` and what it started (``below``: its living
+        descendants, whose inherited marks go too) for the rules; False if none of them
+        was sticky."""
+        below = list(below)
+        was = self.is_sticky(line) or any(self.marks[i].sticky for i in below if i in self.marks)
+        for identity in below:
+            self.marks.pop(identity, None)
         self.marks.pop(line[0], None)
         if self.is_sticky(line):  # a sticky ancestor still covers it: say otherwise
             self.marks[line[0]] = Mark(False, "", since)
-        return True
+        return was
 
     def inherit(self, child: Identity, parent: Identity) -> None:
         """A marked process forked: the child carries the mark on its own, so that the
@@ -118,11 +120,16 @@ class Marks:
         try:
             doc = json.loads(data) if data else {}
             rows = doc.get("marks", []) if doc.get("version") == 1 else []
-            return cls({(int(r["pid"]), int(r["start"])): Mark(bool(r["sticky"]), str(r.get("group", "")),
+            return cls({(int(r["pid"]), int(r["start"])): Mark(r["sticky"] is True, str(r.get("group", "")),
                                                               float(r.get("since", 0.0)))
                         for r in rows})
         except (ValueError, TypeError, KeyError, AttributeError):
             return cls()
+
+
+def descendants(identity: Identity, parents: Mapping[Identity, Optional[Identity]]) -> list:
+    """The living processes below ``identity`` (``parents`` as for Marks.settle)."""
+    return [other for other in parents if other != identity and identity in _line(other, parents)]
 
 
 def _line(identity: Identity, parents: Mapping[Identity, Optional[Identity]]) -> list:

@@ -16,6 +16,7 @@ at its next drift check (or reload).
 
 from __future__ import annotations
 
+import os
 import sys
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # typing costs start-up time; annotations are strings anyway
@@ -26,10 +27,12 @@ if TYPE_CHECKING:  # typing costs start-up time; annotations are strings anyway
 from cgmand.errors import CgmanError, ConfigErrors, ExitCode
 from cgmand.verbs import UsageError, guarded
 
-USAGE = """usage: cgman [ROOT OPTIONS] set [--force] -r KNOB=VALUE [-r ...] GROUP...
+USAGE = """usage: cgman [ROOT OPTIONS] set [--force] [-R] -r KNOB=VALUE [-r ...] GROUP...
+       cgman [ROOT OPTIONS] set [--force] [-R] --copy-from SOURCE GROUP...
 
 Set knobs of existing groups, validated and converted as in /etc/cgman
-(-r cpu.shares=512 writes cpu.weight = 50 on cgroup v2). --force: allow a
+(-r cpu.shares=512 writes cpu.weight = 50 on cgroup v2). --copy-from: every
+knob SOURCE has, at its value. -R: the groups below too. --force: allow a
 memory limit below current use."""
 
 
@@ -37,43 +40,70 @@ def main(argv: List[str], roots: Roots) -> int:
     return guarded("set", USAGE, lambda: _set(argv, roots))
 
 
-def parse(argv: List[str]) -> Tuple[List[Tuple[str, str]], List[str], bool]:
-    """(KNOB, VALUE) pairs, groups, --force; options in any order."""
+class Command:
+    """What a set command line asks: (KNOB, VALUE) pairs or a group to copy from,
+    the groups, --force, -R."""
+
+    __slots__ = ("pairs", "groups", "force", "source", "recursive")
+
+    def __init__(self, pairs, groups, force=False, source=None, recursive=False):
+        self.pairs, self.groups, self.force, self.source, self.recursive = pairs, groups, force, source, recursive
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Command) and all(getattr(self, n) == getattr(other, n) for n in self.__slots__)
+
+    def __repr__(self) -> str:
+        return "Command(" + ", ".join(f"{n}={getattr(self, n)!r}" for n in self.__slots__) + ")"
+
+
+def parse(argv: List[str]) -> Command:
+    """Options in any order; -r KNOB=VALUE also joined (-rKNOB=VALUE), as getopt takes it."""
     from cgmand.verbs import Help
 
     pairs: List[Tuple[str, str]] = []
     groups: List[str] = []
-    force = False
+    force = recursive = False
+    source = None
     index = 0
     while index < len(argv):
         arg = argv[index]
-        if arg == "-r":
-            if index + 1 == len(argv):
-                raise UsageError("-r needs KNOB=VALUE")
-            knob, eq, value = argv[index + 1].partition("=")
-            if not eq or not knob or value == "":
-                raise UsageError(f"-r {argv[index + 1]}: expected KNOB=VALUE, such as cpu.weight=200")
+        if arg in ("-r", "--copy-from") or arg.startswith("-r") or arg.startswith("--copy-from="):
+            if arg in ("-r", "--copy-from"):
+                if index + 1 == len(argv):
+                    raise UsageError("-r needs KNOB=VALUE" if arg == "-r" else "--copy-from needs a group")
+                value, index = argv[index + 1], index + 2
+            else:
+                value, index = arg[2:] if arg.startswith("-r") else arg.partition("=")[2], index + 1
+            if arg.startswith("--copy-from"):
+                if source is not None:
+                    raise UsageError("--copy-from is given twice")
+                source = value
+                continue
+            knob, eq, setting = value.partition("=")
+            if not eq or not knob or setting == "":
+                raise UsageError(f"-r {value}: expected KNOB=VALUE, such as cpu.weight=200")
             if any(knob == known for known, _ in pairs):
                 raise UsageError(f"-r {knob} is given twice")
-            pairs.append((knob, value))
-            index += 2
+            pairs.append((knob, setting))
             continue
         if arg == "--force":
             force = True
+        elif arg in ("-R", "--recursive"):
+            recursive = True
         elif arg in ("-h", "--help"):
             raise Help()
-        elif arg == "--copy-from":
-            raise UsageError("--copy-from is not supported yet", hint="name the knobs with -r")
         elif arg.startswith("-"):
             raise UsageError(f"unknown option {arg}")
         else:
             groups.append(arg)
         index += 1
-    if not pairs:
-        raise UsageError("no -r KNOB=VALUE given")
+    if pairs and source is not None:
+        raise UsageError("-r and --copy-from exclude each other (as in cgset)")
+    if not pairs and source is None:
+        raise UsageError("no -r KNOB=VALUE given", hint="or --copy-from GROUP")
     if not groups:
         raise UsageError("no group given", hint="cgman set -r cpu.weight=200 web")
-    return pairs, groups, force
+    return Command(pairs, groups, force, source, recursive)
 
 
 def _literal(value: str) -> str:
@@ -117,13 +147,20 @@ def _quoted(knob: str) -> str:
 
 
 def _set(argv: List[str], roots: Roots) -> int:
-    from cgmand import plan as planner, reconcile
+    from cgmand import configcache, plan as planner, reconcile
     from cgmand.hierarchy import layout
     from cgmand.kernel import hostinfo, record, snapshot
 
-    pairs, groups, force = parse(argv)
-    desired = desired_of(pairs, groups, roots)
-    host = hostinfo.detect(desired.manager, roots)
+    command = parse(argv)
+    if command.source is not None:
+        host = hostinfo.detect(configcache.load(roots.config_dir, f"{roots.run_root}/cgman").manager, roots)
+        desired = copied(command.source, command.groups, host, roots)
+    else:
+        desired = desired_of(command.pairs, command.groups, roots)
+        host = hostinfo.detect(desired.manager, roots)
+    if command.recursive:
+        desired = _with_descendants(desired, host)
+    force = command.force
     try:
         laid = layout.build(desired, host)
     except ConfigErrors as err:
@@ -148,6 +185,82 @@ def _set(argv: List[str], roots: Roots) -> int:
     for problem in problems:
         print(f"cgman set: {problem}", file=sys.stderr)
     return ExitCode.FAILED if problems else ExitCode.OK
+
+
+# Another view of a knob copied anyway: cpu.weight.nice is cpu.weight in nice steps
+# (cgroup-v2.rst), and writing it after cpu.weight would round that.
+DERIVED = {"cpu.weight.nice"}
+
+
+def copied(source: str, groups: List[str], host, roots: Roots):
+    """cgset --copy-from: the groups with every knob of the configuration's table that
+    ``source`` has on this host, at its value there (in each hierarchy it exists in).
+    A knob a group has no file for (not in that hierarchy; on cgroup v2, its controller
+    not enabled for it) is left out, with a note."""
+    from cgmand import configcache, knobs, reconcile
+    from cgmand.model import DesiredState, GroupSpec
+    from cgmand.paths import join, validate_group_name
+
+    for name in [source] + groups:
+        try:
+            validate_group_name(name)
+        except ValueError as err:
+            raise UsageError(f"invalid group path {name}: {err}") from None
+    fss = reconcile.filesystems(host)
+    values: dict = {}  # knob -> (hierarchy key, value)
+    for key, fs in fss.items():
+        path = join(host.base, source)
+        if not fs.exists(path):
+            continue
+        for name in sorted(fs.files(path)):
+            known = knobs.lookup(name)
+            if known is None or known[1] not in (0, fs.hierarchy.version) or name in values or name in DERIVED:
+                continue  # 0: a knob with the same name in both versions
+            try:
+                values[name] = (key, known[2].read(fs.read(path, name)))
+            except (CgmanError, ValueError):
+                continue  # unreadable, or a form the table does not hold: not copied
+    if not values:
+        raise _missing(join(host.base, source), "any") if not any(
+            fs.exists(join(host.base, source)) for fs in fss.values()) else \
+            UsageError(f"{source} has no knob cgman knows to copy")
+    specs = {}
+    for group in groups:
+        path = join(host.base, group)
+        settings = {name: value for name, (key, value) in values.items() if os.path.exists(fss[key].path(path, name))}
+        left = sorted(set(values) - set(settings))
+        if left and settings:
+            print(f"cgman set: note: {group} has no {', '.join(left)}: not copied", file=sys.stderr)
+        elif not settings:  # not there at all: the usual refusal names the group
+            settings = {name: value for name, (key, value) in values.items()}
+        specs[group] = GroupSpec(group, settings, source=f"--copy-from {source}")
+    manager = configcache.load(roots.config_dir, f"{roots.run_root}/cgman").manager
+    return DesiredState(manager, specs)
+
+
+def _with_descendants(desired, host):
+    """-R: every group below those named, as it exists in the hierarchies of the knobs
+    given, gets the same knobs."""
+    from cgmand import reconcile
+    from cgmand.hierarchy import layout
+    from cgmand.model import GroupSpec
+
+    base = host.base.rstrip("/")
+    try:
+        laid = layout.build(desired, host)
+    except ConfigErrors as err:
+        raise UsageError("\n".join(e.render() for e in err.errors)) from None
+    fss = reconcile.filesystems(host)
+    groups = dict(desired.groups)
+    for target in laid.targets:
+        for node in target.nodes.values():
+            if node.group in desired.groups and node.settings and fss[target.hierarchy.key].exists(node.path):
+                for path in fss[target.hierarchy.key].subtree(node.path)[1:]:
+                    name = path[len(base):].strip("/")
+                    if name not in groups and not any(part.startswith(".") for part in name.split("/")):
+                        groups[name] = GroupSpec(name, desired.groups[node.group].settings,
+                                                 source=desired.groups[node.group].source)
+    return desired._replace(groups=groups)
 
 
 def _writes_only(made, paths):

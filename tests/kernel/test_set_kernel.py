@@ -47,3 +47,38 @@ def test_v2_a_controller_not_enabled_is_refused_not_enabled(kenv):
     done = kenv.run("set", "-r", "memory.max=1G", "web")
     assert done.returncode == 1 and "does not enable the controller" in done.stderr, done.stderr
     assert "memory" not in kenv.read("unified", "", "cgroup.subtree_control").split()
+
+
+def test_copy_from_copies_every_knob_the_source_has(kenv):
+    """cgset --copy-from: cpu, memory and pids values of one group onto others, as cgset does."""
+    kenv.applied('[group."model"]\ncpu.weight = 300\nmemory.max = "64M"\npids.max = 42\n'
+                 '[group."a"]\ncpu.weight = 100\nmemory.max = "1G"\npids.max = 10\n')
+    kenv.path(home("cpu"), "hand").mkdir()
+    for controller in ("memory", "pids"):
+        if home(controller) != home("cpu"):
+            kenv.path(home(controller), "hand").mkdir()
+    done = kenv.run("set", "--copy-from", "model", "a", "hand")
+    assert done.returncode == 0, done.stderr
+    for group in ("a", "hand"):
+        assert kenv.read(home("pids"), group, "pids.max") == "42"
+        memory = "memory.max" if home("memory") == "unified" else "memory.limit_in_bytes"
+        assert kenv.read(home("memory"), group, memory) == str(64 << 20)
+        cpu = "cpu.weight" if V2_CPU else "cpu.shares"
+        assert kenv.read(home("cpu"), group, cpu) == kenv.read(home("cpu"), "model", cpu)
+    if home("memory") != home("cpu"):  # v1: a group in the cpu hierarchy alone gets the cpu knobs alone
+        kenv.path(home("cpu"), "cpu-only").mkdir()
+        partial = kenv.run("set", "--copy-from", "model", "cpu-only")
+        assert partial.returncode == 0 and "cpu-only has no " in partial.stderr, partial.stderr
+        assert "memory.limit_in_bytes" in partial.stderr.split("has no ")[1]
+    refused = kenv.run("set", "--copy-from", "missing", "a")
+    assert refused.returncode == 1 and f"no group {kenv.prefix}/missing" in refused.stderr, refused.stderr
+
+
+def test_recursive_sets_the_groups_below_too(kenv):
+    kenv.applied('[group."top"]\npids.max = 10\n[group."top/mid"]\npids.max = 10\n'
+                 '[group."top/mid/leaf"]\npids.max = 10\n[group."other"]\npids.max = 10\n')
+    kenv.path(home("pids"), "top/mid/hand").mkdir()  # made by hand below: -R takes it too
+    done = kenv.run("set", "-R", "-rpids.max=7", "top/mid")  # -rKNOB=VALUE joined, as getopt takes it
+    assert done.returncode == 0, done.stderr
+    assert [kenv.read(home("pids"), g, "pids.max") for g in ("top", "top/mid", "top/mid/leaf", "top/mid/hand",
+                                                             "other")] == ["10", "7", "7", "7", "10"]

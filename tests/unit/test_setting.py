@@ -9,9 +9,13 @@ from cgmand.verbs import UsageError, setting
 
 
 def test_pairs_groups_and_force_in_any_order():
-    assert setting.parse(["web", "-r", "cpu.weight=200", "--force", "-r", "cpu.max=50000 100000", "db"]) == (
-        [("cpu.weight", "200"), ("cpu.max", "50000 100000")], ["web", "db"], True)
-    assert setting.parse(["-r", "io.max=8:0 rbps=1M", "web"])[0] == [("io.max", "8:0 rbps=1M")]  # = in VALUE
+    assert setting.parse(["web", "-r", "cpu.weight=200", "--force", "-r", "cpu.max=50000 100000", "db"]) == \
+        setting.Command([("cpu.weight", "200"), ("cpu.max", "50000 100000")], ["web", "db"], True)
+    assert setting.parse(["-r", "io.max=8:0 rbps=1M", "web"]).pairs == [("io.max", "8:0 rbps=1M")]  # = in VALUE
+    assert setting.parse(["-rpids.max=5", "-R", "web"]) == setting.Command([("pids.max", "5")], ["web"],
+                                                                           recursive=True)
+    assert setting.parse(["--copy-from", "db", "web"]) == setting.Command([], ["web"], source="db")
+    assert setting.parse(["--copy-from=db", "web", "x"]).groups == ["web", "x"]
 
 
 @pytest.mark.parametrize("argv, message", [
@@ -20,7 +24,9 @@ def test_pairs_groups_and_force_in_any_order():
     (["-r", "cpu.weight", "web"], "expected KNOB=VALUE"),
     (["-r", "cpu.weight=", "web"], "expected KNOB=VALUE"),
     (["-r"], "-r needs KNOB=VALUE"),
-    (["--copy-from", "db", "web"], "--copy-from is not supported yet"),
+    (["--copy-from", "db", "-r", "pids.max=1", "web"], "-r and --copy-from exclude each other"),
+    (["--copy-from", "db", "--copy-from", "x", "web"], "--copy-from is given twice"),
+    (["--copy-from"], "--copy-from needs a group"),
     (["-x", "web"], "unknown option -x"),
 ])
 def test_bad_command_lines(argv, message):
