@@ -173,10 +173,22 @@ def merge(fragments: List[Fragment]) -> DesiredState:
                     hint="define each group in one file"))
                 continue
             groups[group.name] = group
+    spec = ManagerSpec(root_set="root" in manager, **manager) if not errors or _in_groups(errors) else None
     if errors:
-        raise ConfigErrors(errors)
-    spec = ManagerSpec(root_set="root" in manager, **manager)
+        partial = None
+        if spec is not None:
+            keys = [e.key for e in errors]
+            valid = {n: g for n, g in groups.items()
+                     if not any(k == _group_key(n) or k.startswith(_group_key(n) + ".") for k in keys)}
+            partial = DesiredState(spec, valid, tuple(f.source for f in fragments))
+        raise ConfigErrors(errors, partial)
     return DesiredState(spec, groups, tuple(f.source for f in fragments))
+
+
+def _in_groups(errors: List[ConfigError]) -> bool:
+    """Is every error inside a group table? Then every file was read and its [manager]
+    keys were valid."""
+    return all(e.key is not None and e.key.startswith("group.") for e in errors)
 
 
 def _group_key(name: str) -> str:

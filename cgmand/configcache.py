@@ -92,6 +92,40 @@ def load(directory: str, cache_dir: Optional[str], memo: Optional[config.Memo] =
     return state
 
 
+_warned = False  # once per command, however often a verb reads the configuration
+
+
+def warned() -> bool:
+    """Has for_verbs gone on with a configuration that is invalid in some groups?"""
+    return _warned
+
+
+def for_verbs(roots: Any) -> DesiredState:
+    """The configuration as the imperative verbs (exec, classify, set, ...) use it. When
+    it is invalid only inside some groups, its [manager] keys were read whole: the
+    verbs go on with it and the valid groups, and say so on stderr. A mistake in one
+    group must not stop every `cgman exec` into the others (cgmand, likewise, keeps
+    running). Anything else invalid raises ConfigErrors."""
+    from cgmand.errors import ConfigErrors
+
+    try:
+        return load(roots.config_dir, os.path.join(roots.run_root, "cgman"))
+    except ConfigErrors as err:
+        if err.partial is None:
+            raise
+        global _warned
+        if _warned:
+            return err.partial
+        _warned = True
+        import sys
+
+        first = err.errors[0].render().splitlines()[0]
+        more = f" (and {len(err.errors) - 1} more)" if len(err.errors) > 1 else ""
+        print(f"cgman: warning: the configuration is invalid: {first}{more}; using its [manager] keys and "
+              "its valid groups", file=sys.stderr)
+        return err.partial
+
+
 # A file changed twice within one timestamp tick, keeping its size, would
 # look unchanged (filesystems stamp at jiffy or coarser granularity). Like
 # git's "racily clean" rule, a file changed in the last seconds is not cached.

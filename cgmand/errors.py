@@ -10,7 +10,7 @@ from __future__ import annotations
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # typing costs start-up time; annotations are strings anyway
-    from typing import Optional, Sequence
+    from typing import Any, Optional, Sequence
 
 
 class ExitCode:
@@ -81,8 +81,11 @@ class ConfigErrors(CgmanError):
     reference = "config-invalid"
     exit_code = ExitCode.CONFIG
 
-    def __init__(self, errors: Sequence[ConfigError]):
+    def __init__(self, errors: Sequence[ConfigError], partial: Any = None):
         self.errors = list(errors)
+        # The configuration without the groups in error, when every error is inside a
+        # group (so [manager] was read whole): what the imperative verbs may still use.
+        self.partial = partial
         super().__init__("\n".join(e.render() for e in self.errors))
 
     def render(self) -> str:

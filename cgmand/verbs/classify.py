@@ -43,8 +43,20 @@ cgroup v2 alone: ":PATH"). A process that is gone is reported, not a failure.
 Exit status: 0 all placed, 1 some move failed, 2 bad command line."""
 
 
+FLAGS = {"-s": "sticky", "--sticky": "sticky", "--cancel-sticky": "cancel"}
+
+
 def parse(argv: List[str]):
-    groups, given, rest = options(argv, {"-s": "sticky", "--sticky": "sticky", "--cancel-sticky": "cancel"})
+    # cgclassify's getopt permutes: options may follow the PIDs (cgclassify 42 -g cpu:web).
+    groups, given, rest = options(argv, FLAGS)
+    while rest and rest[0] != "--" and any(arg.startswith("-") and not arg[1:].isdigit() for arg in rest):
+        pids = []
+        while rest and not (rest[0].startswith("-") and not rest[0][1:].isdigit()):
+            pids.append(rest.pop(0))
+        more_groups, more_given, after = options(rest, FLAGS)
+        groups, given, rest = groups + more_groups, given | more_given, pids + after
+        if not more_groups and not more_given:
+            break
     if {"sticky", "cancel"} <= given:
         raise UsageError("--sticky and --cancel-sticky contradict each other")
     if not groups:

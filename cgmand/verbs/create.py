@@ -54,6 +54,10 @@ def parse(argv: List[str]) -> Tuple[List[str], Dict[str, str]]:
             given[VALUED[arg]] = argv[index + 1]
             index += 2
             continue
+        if arg[:2] in VALUED and len(arg) > 2:  # joined, as getopt takes it: -a0:0, -d755
+            given[VALUED[arg[:2]]] = arg[2:]
+            index += 1
+            continue
         rest.append(arg)
         index += 1
     groups, _flags, extra = options(rest, {})
@@ -112,7 +116,7 @@ def desired_of(specs, given: Dict[str, str], host, roots: Roots):
         raise UsageError("\n".join(e.render() for e in fragment.errors))
     from cgmand import configcache
 
-    manager = configcache.load(roots.config_dir, f"{roots.run_root}/cgman").manager
+    manager = configcache.for_verbs(roots).manager
     return DesiredState(manager, {g.name: g for g in fragment.groups})
 
 
@@ -123,7 +127,7 @@ def _create(argv: List[str], roots: Roots) -> int:
 
     texts, given = parse(argv)
     specs = [targets.parse(text) for text in texts]
-    manager = configcache.load(roots.config_dir, f"{roots.run_root}/cgman").manager
+    manager = configcache.for_verbs(roots).manager
     host = hostinfo.detect(manager, roots)
     desired = desired_of(specs, given, host, roots)
     try:

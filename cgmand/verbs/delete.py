@@ -71,6 +71,20 @@ def _delete(argv: List[str], roots: Roots) -> int:
         if not spec.group:
             raise UsageError("cgman's base is not a group to delete")
     here = host(roots)
+    # One writer at a time: apply or cgmand must not plan against a tree this is removing.
+    # A user (deleting a v1 group cgman create gave them) cannot take root's lock: goes on.
+    import contextlib
+    import os
+
+    from cgmand.kernel import record
+
+    with record.locked(roots.run_root) if os.geteuid() == 0 else contextlib.nullcontext():
+        return _remove_all(specs, here, recursive)
+
+
+def _remove_all(specs, here, recursive: bool) -> int:
+    from cgmand import targets
+
     failed = False
     for spec in specs:
         chosen = [t for t in targets.resolve(here, [spec]) if _exists(t)]
@@ -134,7 +148,7 @@ def _declared(roots: Roots) -> dict:
     from cgmand import configcache
 
     try:
-        groups = configcache.load(roots.config_dir, f"{roots.run_root}/cgman").groups
+        groups = configcache.for_verbs(roots).groups
     except CgmanError:  # an invalid configuration: no group is protected by it
         return {}
     return {name: spec.source for name, spec in groups.items()}

@@ -118,8 +118,10 @@ def host(roots: Roots):
     from cgmand import configcache
     from cgmand.kernel import hostinfo
 
-    manager = configcache.load(roots.config_dir, os.path.join(roots.run_root, "cgman")).manager
-    return execview.save(roots, wanted, hostinfo.detect(manager, roots, offered=False))
+    manager = configcache.for_verbs(roots).manager
+    detected = hostinfo.detect(manager, roots, offered=False)
+    # An invalid configuration is not kept in a view: say so each time, until it is fixed.
+    return execview.save(roots, None if configcache.warned() else wanted, detected)
 
 
 def run(command: List[str]) -> int:

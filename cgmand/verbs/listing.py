@@ -87,7 +87,7 @@ def _declared(roots: Roots) -> Set[str]:
     from cgmand import configcache
 
     try:
-        return set(configcache.load(roots.config_dir, f"{roots.run_root}/cgman").groups)
+        return set(configcache.for_verbs(roots).groups)
     except CgmanError:  # an invalid configuration declares nothing; list still lists
         return set()
 

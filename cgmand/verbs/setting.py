@@ -136,7 +136,7 @@ def desired_of(pairs, groups, roots: Roots):
     fragment = config.parse(text, "command line")
     if fragment.errors:
         raise UsageError("\n".join(e.render() for e in fragment.errors))
-    manager = configcache.load(roots.config_dir, f"{roots.run_root}/cgman").manager
+    manager = configcache.for_verbs(roots).manager
     return DesiredState(manager, {g.name: g for g in fragment.groups})
 
 
@@ -153,7 +153,7 @@ def _set(argv: List[str], roots: Roots) -> int:
 
     command = parse(argv)
     if command.source is not None:
-        host = hostinfo.detect(configcache.load(roots.config_dir, f"{roots.run_root}/cgman").manager, roots)
+        host = hostinfo.detect(configcache.for_verbs(roots).manager, roots)
         desired = copied(command.source, command.groups, host, roots)
     else:
         desired = desired_of(command.pairs, command.groups, roots)
@@ -234,7 +234,7 @@ def copied(source: str, groups: List[str], host, roots: Roots):
         elif not settings:  # not there at all: the usual refusal names the group
             settings = {name: value for name, (key, value) in values.items()}
         specs[group] = GroupSpec(group, settings, source=f"--copy-from {source}")
-    manager = configcache.load(roots.config_dir, f"{roots.run_root}/cgman").manager
+    manager = configcache.for_verbs(roots).manager
     return DesiredState(manager, specs)
 
 
@@ -294,7 +294,7 @@ def _warn_declared(desired, roots: Roots) -> None:
     from cgmand import configcache
 
     try:
-        declared = configcache.load(roots.config_dir, f"{roots.run_root}/cgman").groups
+        declared = configcache.for_verbs(roots).groups
     except CgmanError:
         return
     for name in desired.groups:

@@ -160,3 +160,17 @@ def test_a_closed_stdout_and_a_script_without_a_shebang(web, tmp_path):
     script.chmod(0o755)
     done = cgman_exec(web, "-g", "cpu:web", str(script), "arg")
     assert done.returncode == 4 and done.stdout == "from-sh arg\n", done.stderr
+
+
+def test_a_mistake_in_another_group_does_not_stop_exec(web):
+    """An edit that breaks one group warns, and exec into the others goes on (cgmand too keeps
+    the last good configuration); a broken [manager] still refuses, exit 125."""
+    conf = next(web.conf.glob("*.toml"))
+    conf.write_text(conf.read_text() + '\n[group."typo"]\ncpu.weight = "lots"\n')
+    done = cgman_exec(web, "-g", "cpu:web", "cat", "/proc/self/cgroup")
+    assert done.returncode == 0, done.stderr
+    assert f"{web.prefix}/web" in done.stdout
+    assert 'warning: the configuration is invalid' in done.stderr and 'group."typo"' in done.stderr
+    (web.conf / "20-manager.toml").write_text('[manager]\nbogus = 1\n')
+    refused = cgman_exec(web, "-g", "cpu:web", "true")
+    assert refused.returncode == 125 and 'manager.bogus' in refused.stderr, refused.stderr

@@ -310,3 +310,22 @@ def test_restarting_cgmand_leaves_a_managed_process_alone(daemon):
     finally:
         proc.kill()
         proc.wait()
+
+
+def test_a_user_is_placed_by_the_running_cgmand_and_refused_elsewhere(daemon):
+    """cgmand.service as installed (hardened) answers place.sock: user nobody lands in the group
+    whose perm.task names it, and is refused, with the policy named, where none does."""
+    extra = Path("/etc/cgman/50-user.toml")
+    extra.write_text('[group."mine"]\ncpu.weight = 100\n[group."mine".perm]\ntask = { uid = 65534 }\n')
+    extra.chmod(0o644)
+    assert subprocess.run(["systemctl", "reload", DAEMON], capture_output=True).returncode == 0
+
+    def as_nobody(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "cgmand", "exec", *args], capture_output=True, text=True,
+                              timeout=60, user=65534, group=65534, extra_groups=[])
+
+    done = as_nobody("-g", ":mine", "cat", "/proc/self/cgroup")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == f"0::{BASE}/mine"
+    refused = as_nobody("-g", ":web", "true")
+    assert refused.returncode == 125 and "has no perm.task" in refused.stderr, refused.stderr

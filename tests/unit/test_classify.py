@@ -68,3 +68,11 @@ def test_root_options_go_before_or_after_the_verb_in_either_spelling(tmp_path):
     assert cli.main([f"--config-dir={roots.config_dir}", "--cgroup-root", roots.cgroup_root, "classify",
                      f"--proc-root={roots.proc_root}", "--run-root", roots.run_root, "-g", "cpu:web", "40"]) == 0
     assert (tmp_path / "cgroup/cpu/cgman/web/cgroup.procs").read_text() == "40"
+
+
+def test_options_may_follow_the_pids_as_cgclassify_takes_them():
+    from cgmand.verbs import classify
+
+    assert classify.parse(["42", "-g", "cpu:web", "43", "--sticky"]) == (["cpu:web"], [42, 43], True)
+    assert classify.parse(["-g", "cpu:web", "--cancel-sticky", "42"]) == (["cpu:web"], [42], False)
+    assert classify.parse(["-gcpu:web", "42"]) == (["cpu:web"], [42], None)

@@ -922,3 +922,37 @@ def test_the_memo_is_dropped_when_the_user_database_changes(tmp_path, monkeypatc
     assert memo_load(conf, memo).groups["web"] is first.groups["web"]
     passwd.write_text("one\ntwo\n")
     assert memo_load(conf, memo).groups["web"] is not first.groups["web"]
+
+
+def test_errors_inside_groups_leave_a_partial_configuration_for_the_verbs(tmp_path):
+    """The verbs go on with [manager] and the valid groups when only groups are in error; a
+    mistake in [manager], or a file that is not TOML, leaves nothing to go on with."""
+    from cgmand import configcache
+    from cgmand.roots import Roots
+
+    conf = tmp_path / "conf"
+    conf.mkdir()
+    (conf / "10.toml").write_text('[manager]\nroot = "/elsewhere"\n[group."good"]\ncpu.weight = 100\n'
+                                  '[group."bad"]\ncpu.weight = "lots"\n[group."bad.dot"]\npids.max = -1\n')
+    with pytest.raises(ConfigErrors) as caught:
+        config.load(str(conf))
+    partial = caught.value.partial
+    assert partial.manager.root == "/elsewhere" and set(partial.groups) == {"good"}
+    (conf / "20.toml").write_text('[group."good"]\ncpu.weight = 50\n')  # a duplicate: neither copy is kept
+    with pytest.raises(ConfigErrors) as caught:
+        config.load(str(conf))
+    assert set(caught.value.partial.groups) == set()
+    roots = Roots(config_dir=str(conf), run_root=str(tmp_path))
+    monkey = configcache._warned
+    try:
+        configcache._warned = False
+        assert configcache.for_verbs(roots).manager.root == "/elsewhere" and configcache.warned()
+    finally:
+        configcache._warned = monkey
+    for text in ('[manager]\nbogus = 1\n', 'not toml ['):
+        (conf / "30.toml").write_text(text)
+        with pytest.raises(ConfigErrors) as caught:
+            config.load(str(conf))
+        assert caught.value.partial is None
+        with pytest.raises(ConfigErrors):
+            configcache.for_verbs(roots)

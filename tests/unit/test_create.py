@@ -10,6 +10,7 @@ from cgmand.verbs import UsageError, create
 def test_options_and_specs():
     assert create.parse(["-a", "root:0", "-g", "cpu:a", "-s", "0660", "-gmemory:b"]) == (
         ["cpu:a", "memory:b"], {"admin": "root:0", "tperm": "0660"})
+    assert create.parse(["-a0:0", "-d755", "-gcpu:a"]) == (["cpu:a"], {"admin": "0:0", "dperm": "755"})  # joined
 
 
 def test_ownership_as_a_perm_table():
