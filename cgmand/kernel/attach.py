@@ -17,7 +17,7 @@ import errno
 import os
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # typing costs start-up time; annotations are strings anyway
-    from typing import Dict, List, Sequence
+    from typing import Dict, List, Optional, Sequence
 
     from cgmand.targets import Target
 
@@ -70,6 +70,25 @@ def check(targets: Sequence[Target]) -> List[Target]:
         if not target.mirror and not any(t.spec == target.spec and not t.mirror for t in present):
             raise _missing(target)
     return present
+
+
+def frozen(targets: Sequence[Target]) -> Optional[Target]:
+    """The first target whose group is frozen, itself or through an ancestor: cgroup v2's
+    cgroup.events "frozen 1" (Linux 5.2+), v1's freezer.state (both the effective state:
+    cgroup-v2.rst "cgroup.freeze", cgroup-v1/freezer-subsystem.rst). A process that
+    joins it stops at once: exec would hang before running its command."""
+    for target in targets:
+        fs = CgroupFS(target.hierarchy)
+        try:
+            if target.hierarchy.version == 2:
+                if "frozen 1" in fs.read(target.path, "cgroup.events").splitlines():
+                    return target
+            elif "freezer" in target.hierarchy.controllers:
+                if fs.read(target.path, "freezer.state").strip() != "THAWED":
+                    return target
+        except KernelError:
+            continue  # missing, or an older kernel without the file: check() decides
+    return None
 
 
 def check_controllers(fs: CgroupFS, target: Target) -> None:

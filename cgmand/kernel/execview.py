@@ -105,6 +105,18 @@ def _files(directory: str) -> Optional[Tuple[Any, ...]]:
     return (directory, tuple((n, stamp(os.path.join(directory, n))) for n in names))
 
 
+def _settled(config: Tuple[Any, ...]) -> bool:
+    """No configuration file changed in the last seconds: a file changed twice within one
+    timestamp tick, keeping its size, would look unchanged (git's "racily clean" rule, as
+    configcache.settled)."""
+    import time
+
+    from cgmand.configcache import SETTLE_NS
+
+    recent = time.time_ns() - SETTLE_NS
+    return all(stamp_ is None or stamp_[3] < recent for _name, stamp_ in config[1])
+
+
 def _unescape(text: str) -> str:
     return text.replace("\\040", " ").replace("\\011", "\t").replace("\\012", "\n").replace("\\134", "\\")
 
@@ -129,7 +141,7 @@ def load(roots: Roots, wanted: Optional[Tuple[Any, ...]]) -> Optional[View]:
 def save(roots: Roots, wanted: Optional[Tuple[Any, ...]], host: Host) -> View:
     """Keep the view of ``host`` (built from ``wanted``) for the next exec; return it."""
     places = tuple((h.version, h.mount_point, h.root, frozenset(h.controllers), h.name) for h in host.hierarchies)
-    if wanted is not None:
+    if wanted is not None and _settled(wanted[-1]):
         try:
             write_atomically(_path(roots), marshal.dumps((wanted, places, host.base, host.systemd is not None)))
         except (OSError, ValueError):

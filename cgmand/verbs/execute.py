@@ -75,6 +75,12 @@ def place(groups: List[str], roots: Roots, sticky: bool = False) -> None:
     # period (~8-15 ms after idle), where v1's tasks file does not (kernel/attach.py).
     # Under systemd it is what says whose process this is: joined.
     chosen = targets.resolve(here, specs, mirrors=here.systemd is not None)
+    cold = attach.frozen(chosen)
+    if cold is not None:
+        raise attach.AttachError(f"{cold.path} ({cold.hierarchy.key}, -g {cold.spec}) is frozen: cgman would stop "
+                                 "there before it could run the command", reference="group-frozen",
+                                 hint="thaw the group first, or start the command elsewhere and move it "
+                                      "with cgman classify")
     root = os.geteuid() == 0
     joined = None
     if not root and (sticky or any(t.hierarchy.version == 2 for t in chosen)):

@@ -11,7 +11,7 @@ import sys
 
 import pytest
 
-from conftest import home, mount_of
+from conftest import home, mount_of, wait_until
 
 GROUPS = '[group."web"]\ncpu.weight = 200\npids.max = 50\n'
 
@@ -174,3 +174,17 @@ def test_a_mistake_in_another_group_does_not_stop_exec(web):
     (web.conf / "20-manager.toml").write_text('[manager]\nbogus = 1\n')
     refused = cgman_exec(web, "-g", "cpu:web", "true")
     assert refused.returncode == 125 and 'manager.bogus' in refused.stderr, refused.stderr
+
+
+@pytest.mark.skipif(mount_of("unified") is None, reason="needs a cgroup2 mount (cgroup.freeze)")
+def test_exec_into_a_frozen_group_is_refused_instead_of_hanging(web):
+    """A process joining a frozen group stops at once: cgexec would hang there; cgman refuses."""
+    freeze = web.path("unified", "web", "cgroup.freeze")
+    freeze.write_text("1")
+    try:
+        assert wait_until(lambda: "frozen 1" in web.read("unified", "web", "cgroup.events").splitlines(), 10)
+        done = cgman_exec(web, "-g", ":web", "true")
+        assert done.returncode == 125 and f"{web.prefix}/web (unified, -g :web) is frozen" in done.stderr, done.stderr
+    finally:
+        freeze.write_text("0")
+    assert cgman_exec(web, "-g", ":web", "true").returncode == 0
