@@ -42,7 +42,7 @@ class Fragment:
 
     # A plain class with __slots__, not a dataclass: importing dataclasses costs
     # ~14 ms of every command's start-up (docs/decisions.md).
-    __slots__ = ("source", "groups", "manager", "errors")
+    __slots__ = ("source", "groups", "manager", "errors", "broken")
 
     def __init__(self, source: str, groups: Optional[List[GroupSpec]] = None,
                  manager: Optional[Dict[str, Any]] = None, errors: Optional[List[ConfigError]] = None):
@@ -50,6 +50,7 @@ class Fragment:
         self.groups = [] if groups is None else groups
         self.manager = {} if manager is None else manager
         self.errors = [] if errors is None else errors
+        self.broken: Set[str] = set()  # groups (as named in the tree) with an error of their own
 
 
 class Memo:
@@ -161,12 +162,15 @@ def merge(fragments: List[Fragment]) -> DesiredState:
     errors: List[ConfigError] = []
     groups: Dict[str, GroupSpec] = {}
     manager: Dict[str, Any] = {}
+    broken: Set[str] = set()
     for fragment in fragments:
         errors.extend(fragment.errors)
+        broken |= fragment.broken
         manager.update(fragment.manager)
         for group in fragment.groups:
             first = groups.get(group.name)
             if first is not None:
+                broken.add(group.name)
                 errors.append(ConfigError(
                     f"group is defined in two files: {first.source} and {group.source}",
                     source=group.source, key=_group_key(group.name), reference="group-duplicate",
@@ -177,9 +181,7 @@ def merge(fragments: List[Fragment]) -> DesiredState:
     if errors:
         partial = None
         if spec is not None:
-            keys = [e.key for e in errors]
-            valid = {n: g for n, g in groups.items()
-                     if not any(k == _group_key(n) or k.startswith(_group_key(n) + ".") for k in keys)}
+            valid = {n: g for n, g in groups.items() if n not in broken}
             partial = DesiredState(spec, valid, tuple(f.source for f in fragments))
         raise ConfigErrors(errors, partial)
     return DesiredState(spec, groups, tuple(f.source for f in fragments))
@@ -276,10 +278,13 @@ def _parse_groups(table: Any, fragment: Fragment, known: Optional[dict] = None,
             fragment.errors.append(ConfigError(f'same group as group."{seen[name]}"',
                                                source=fragment.source, key=path,
                                                reference="group-duplicate"))
+            fragment.broken.add(name)
             continue
         seen[name] = raw_name
         errors_before = len(fragment.errors)
         group = _parse_group(name, body, path, fragment)
+        if len(fragment.errors) > errors_before:
+            fragment.broken.add(name)
         if group is not None:
             fragment.groups.append(group)
             if valid is not None and len(fragment.errors) == errors_before:

@@ -39,12 +39,13 @@ def path(run_root: str, name: str = CONTROL[0]) -> str:
 
 class Request:
     """What the loop gets for a socket request: the request, who sent it (SO_PEERCRED:
-    pid, uid, gid), and ``reply``, called once with the answer."""
+    pid, uid, gid; SO_PEERGROUPS; the peer's start time, read when it connected), and
+    ``reply``, called once with the answer."""
 
-    __slots__ = ("body", "peer", "_answer", "_done")
+    __slots__ = ("body", "peer", "groups", "start", "_answer", "_done")
 
-    def __init__(self, body: dict, peer: tuple):
-        self.body, self.peer = body, peer
+    def __init__(self, body: dict, peer: tuple, groups: tuple = (), start: Optional[int] = None):
+        self.body, self.peer, self.groups, self.start = body, peer, groups, start
         self._answer: dict = {}
         self._done = threading.Event()
 
@@ -56,6 +57,12 @@ class Request:
         return self._answer if self._done.wait(timeout) else None
 
 
+# place.sock is anyone's: what one client may hold of the daemon is bounded.
+MAX_CLIENTS = 32  # connections served at once (each a thread); more are told to retry
+READ_DEADLINE = 5.0  # seconds for a whole request line, however it trickles in
+SO_PEERGROUPS = getattr(socket, "SO_PEERGROUPS", 59)  # Linux 4.13+, asm-generic/socket.h
+
+
 class ControlServer:
     """Accepts connections on a thread; each request goes on the daemon's queue as
     (command, Request)."""
@@ -64,6 +71,8 @@ class ControlServer:
         name, mode, self.commands = kind
         self.events = events
         self.address = path(run_root, name)
+        self.closed = False
+        self.slots = threading.BoundedSemaphore(MAX_CLIENTS)
         os.makedirs(os.path.dirname(self.address), mode=0o755, exist_ok=True)
         if os.path.lexists(self.address):
             os.unlink(self.address)  # left by a daemon that did not stop cleanly
@@ -78,42 +87,109 @@ class ControlServer:
         self.thread.start()
 
     def _serve(self) -> None:
-        while True:
+        import time
+
+        while not self.closed:
             try:
                 conn, _ = self.sock.accept()
             except OSError:
-                return  # closed
-            threading.Thread(target=self._answer, args=(conn,), daemon=True).start()
+                if self.closed:
+                    return
+                time.sleep(0.1)  # out of descriptors (EMFILE), say: the socket must outlive it
+                continue
+            if not self.slots.acquire(blocking=False):
+                _send(conn, {"ok": False, "error": "cgmand is busy with other clients; try again"})
+                conn.close()
+                continue
+            try:
+                threading.Thread(target=self._answer, args=(conn,), daemon=True).start()
+            except RuntimeError:  # no thread to be had
+                conn.close()
+                self.slots.release()
 
     def _answer(self, conn: socket.socket) -> None:
-        with conn:
-            conn.settimeout(10.0)  # a client that connects and says nothing is let go
-            try:
-                peer = struct.unpack("3i", conn.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED,
-                                                           struct.calcsize("3i")))
-                line = conn.makefile("rb").readline(MAX_REQUEST)
-                request = json.loads(line or b"{}")
-            except (OSError, ValueError):
-                return
-            command = request.get("command") if isinstance(request, dict) else None
-            if command not in self.commands:
-                _send(conn, {"ok": False, "error": f"unknown command {command!r}; expected one of "
-                                                   f"{', '.join(self.commands)}"})
-                return
-            pending = Request(request, peer)
-            self.events.put((command, pending))
-            answer = pending.wait(REPLY_TIMEOUT)
-            if answer is None:
-                _send(conn, {"ok": False, "error": "the daemon did not answer in time"})
-            else:
-                _send(conn, dict({"ok": True}, **answer))
+        try:
+            with conn:
+                self._handle(conn)
+        finally:
+            self.slots.release()
+
+    def _handle(self, conn: socket.socket) -> None:
+        try:
+            peer = struct.unpack("3i", conn.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED,
+                                                       struct.calcsize("3i")))
+            groups = _peer_groups(conn)
+            start = _start_time(peer[0])
+            request = json.loads(_read_line(conn) or b"{}")
+        except Exception:  # noqa: BLE001 - a gone or garbled client (bad JSON, too deep, too slow)
+            return
+        command = request.get("command") if isinstance(request, dict) else None
+        if command not in self.commands:
+            _send(conn, {"ok": False, "error": f"unknown command {command!r}; expected one of "
+                                               f"{', '.join(self.commands)}"})
+            return
+        pending = Request(request, peer, groups, start)
+        self.events.put((command, pending))
+        answer = pending.wait(REPLY_TIMEOUT)
+        if answer is None:
+            _send(conn, {"ok": False, "error": "the daemon did not answer in time"})
+        else:
+            _send(conn, dict({"ok": True}, **answer))
 
     def close(self) -> None:
+        self.closed = True
+        try:
+            self.sock.shutdown(socket.SHUT_RDWR)  # wakes the thread blocked in accept()
+        except OSError:
+            pass
         try:
             self.sock.close()
             os.unlink(self.address)
         except OSError:
             pass
+
+
+def _read_line(conn: socket.socket) -> bytes:
+    """One request line, within READ_DEADLINE in all and MAX_REQUEST bytes."""
+    import time
+
+    deadline = time.monotonic() + READ_DEADLINE
+    data = b""
+    while b"\n" not in data:
+        left = deadline - time.monotonic()
+        if left <= 0 or len(data) > MAX_REQUEST:
+            raise TimeoutError("request too slow or too long")
+        conn.settimeout(left)
+        chunk = conn.recv(4096)
+        if not chunk:
+            break
+        data += chunk
+    return data.split(b"\n", 1)[0]
+
+
+def _peer_groups(conn: socket.socket) -> tuple:
+    """The peer's supplementary groups as they were when it connected (SO_PEERGROUPS):
+    not /proc/PID/status, which by the time the request is read may be another process's."""
+    for count in (256, 65536):  # NGROUPS_MAX is 65536
+        try:
+            raw = conn.getsockopt(socket.SOL_SOCKET, SO_PEERGROUPS, 4 * count)
+        except OSError as err:
+            if err.errno == 34:  # ERANGE: more groups than that
+                continue
+            raise
+        return struct.unpack(f"{len(raw) // 4}I", raw)
+    return ()
+
+
+def _start_time(pid: int) -> Optional[int]:
+    """The peer's start time now, to tell it from a later process with its pid."""
+    from cgmand.errors import ProcessGone
+    from cgmand.kernel import procinfo
+
+    try:
+        return procinfo.identity(pid)[1]
+    except ProcessGone:
+        return None
 
 
 def _send(conn: socket.socket, message: dict) -> None:

@@ -39,6 +39,9 @@ from cgmand.errors import CgmanError, ConfigErrors, ExitCode
 
 CHANGES = ("created", "modified", "moved", "deleted", "closed")  # watchdog event types that change a file
 DEBOUNCE = 0.05  # seconds of quiet after a config change before reloading (editors write in bursts)
+# Sticky marks are copied down to descendants and pruned this often (cgmand/sticky.py):
+# a child is covered on its own once a settle saw it, so its parent may then exit.
+STICKY_SETTLE = 5.0
 
 
 class Notifier:
@@ -80,6 +83,7 @@ class Daemon:
         from cgmand.kernel import stickyfile
 
         self.marks = stickyfile.load(roots.run_root)  # processes placed by hand (cgmand/sticky.py)
+        self._host = None  # the host model place requests use (placement_host)
 
     # --- lifecycle ---------------------------------------------------------------------
 
@@ -131,9 +135,12 @@ class Daemon:
         drift = self.desired.manager.drift_interval if self.desired else 60.0
         next_ping = time.monotonic() + watchdog if watchdog else None
         next_drift = time.monotonic() + drift if drift else None
+        next_settle = None  # while there are sticky marks: every STICKY_SETTLE seconds
         while True:
             now = time.monotonic()
-            deadlines = [d for d in (next_ping, next_drift) if d is not None]
+            if next_settle is None and self.marks:
+                next_settle = now + STICKY_SETTLE
+            deadlines = [d for d in (next_ping, next_drift, next_settle) if d is not None]
             try:
                 event, reply = self.events.get(timeout=max(0.0, min(deadlines) - now) if deadlines else None)
             except queue.Empty:
@@ -158,10 +165,12 @@ class Daemon:
                 reply(self.state())
             elif event in ("place", "sticky") and reply is not None:
                 reply(self.answer(event, reply))
+            if next_settle is not None and now >= next_settle:
+                self.settle_marks()
+                next_settle = None
             due = next_drift is not None and now >= next_drift
             if due and event != "reload":
                 self.reconcile("drift")
-                self.settle_marks()
             if due or event == "reload":  # a reload may also change the interval (0: never)
                 drift = self.desired.manager.drift_interval if self.desired else drift
                 next_drift = time.monotonic() + drift if drift else None
@@ -215,6 +224,7 @@ class Daemon:
 
         if desired is None and self.config_error:
             desired = self.desired
+        self._host = None
         started = time.monotonic()
         # The files as they were before they were read (now, for a drift check).
         files = key[snapshot.CONFIG] if key is not None else configcache.key(self.roots.config_dir)
@@ -248,7 +258,7 @@ class Daemon:
 
         try:
             if event == "place":
-                outcome = placement.place(request.body, request.peer, self.roots, self.desired, time.time())
+                outcome = placement.place(request, self.roots, self.desired, self.placement_host(), time.time())
             else:
                 outcome = placement.sticky_request(request.body, self.roots, time.time())
         except OSError as err:  # the marks' file
@@ -261,6 +271,17 @@ class Daemon:
         log.logger().info("request_done", request=event, pid=request.peer[0], uid=request.peer[1],
                           ok=outcome.get("ok", True), error=outcome.get("error"))
         return outcome
+
+    def placement_host(self):
+        """The host model of the configuration in force, for place requests: detected once,
+        again after each reconcile (which may follow a change of base or of delegation)."""
+        if self._host is None:
+            from cgmand import model
+            from cgmand.kernel import hostinfo
+
+            manager = self.desired.manager if self.desired else model.ManagerSpec()
+            self._host = hostinfo.detect(manager, self.roots, offered=False)
+        return self._host
 
     def settle_marks(self) -> None:
         """Copy sticky marks down to the living processes they cover and forget the dead

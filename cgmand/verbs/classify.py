@@ -59,7 +59,7 @@ def parse(argv: List[str]):
             break
     if {"sticky", "cancel"} <= given:
         raise UsageError("--sticky and --cancel-sticky contradict each other")
-    if not groups:
+    if not groups and "cancel" not in given:  # --cancel-sticky alone frees the processes for the rules
         raise UsageError("-g CONTROLLERS:PATH is required (placing by rules comes with the rules engine)")
     if not rest:
         raise UsageError("no process given", hint="cgman classify -g cpu:web PID...")
@@ -83,10 +83,18 @@ def _classify_all(argv: List[str], roots: Roots) -> int:
     import os
 
     groups, pids, mode = parse(argv)
+    root = os.geteuid() == 0
     specs = [targets.parse(text) for text in groups]
-    chosen = targets.resolve(host(roots), specs)
+    here = host(roots)
+    # Root joins the mirrors too (a pid write takes the migration lock anyway); a user
+    # without systemd leaves a hybrid host's cgroup2 mirror out, as exec does: it is not
+    # theirs to write, and holds no controller there.
+    chosen = targets.resolve(here, specs, mirrors=root or here.systemd is not None)
     attach.check(chosen)  # before any process moves: none is left half-moved by a missing group
-    if os.geteuid() != 0 and (mode is not None or any(t.hierarchy.version == 2 for t in chosen)):
+    if not groups and root:  # --cancel-sticky alone: no move
+        _record(roots, pids, "", False)
+        return ExitCode.OK
+    if not root and (mode is not None or any(t.hierarchy.version == 2 for t in chosen)):
         from cgmand.verbs import viadaemon
 
         answer = viadaemon.place(roots, groups, pids, mode)
@@ -97,6 +105,8 @@ def _classify_all(argv: List[str], roots: Roots) -> int:
         if mode is not None:
             viadaemon.warn("--sticky/--cancel-sticky not recorded: cgmand is not running, and only it or "
                            "root records marks")
+    if not groups:
+        return ExitCode.OK
     failed = False
     placed = []
     for pid in pids:
@@ -125,12 +135,16 @@ def _record(roots: Roots, pids: List[int], group: str, sticky: bool) -> None:
     viadaemon.record_sticky(roots, identities, group, sticky)
 
 
-def classify(pid: int, chosen, proc_root: str) -> Optional[tuple]:
-    """Move one process; None when it is where it was asked to go, else (gone?, message)."""
+def classify(pid: int, chosen, proc_root: str, expected: Optional[tuple] = None) -> Optional[tuple]:
+    """Move one process; None when it is where it was asked to go, else (gone?, message).
+    ``expected``: the (leader, start time) the caller checked (cgmand's policy): a
+    different process behind the id now is not moved."""
     from cgmand.kernel import attach, procinfo
 
     try:
         leader, started = procinfo.identity(pid, proc_root)
+        if expected is not None and (leader, started) != tuple(expected):
+            return True, f"process {pid} is gone (its id now names another process), not moved"
         joined = attach.move(leader, chosen)
         wrong = attach.misplaced(leader, joined, proc_root)
     except ProcessGone:

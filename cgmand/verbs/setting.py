@@ -208,6 +208,7 @@ def copied(source: str, groups: List[str], host, roots: Roots):
             raise UsageError(f"invalid group path {name}: {err}") from None
     fss = reconcile.filesystems(host)
     values: dict = {}  # knob -> (hierarchy key, value)
+    skipped: list = []
     for key, fs in fss.items():
         path = join(host.base, source)
         if not fs.exists(path):
@@ -216,14 +217,19 @@ def copied(source: str, groups: List[str], host, roots: Roots):
             known = knobs.lookup(name)
             if known is None or known[1] not in (0, fs.hierarchy.version) or name in values or name in DERIVED:
                 continue  # 0: a knob with the same name in both versions
+            # The kernel's spelling is read as the planner reads it ("default 500" in
+            # io.weight), by the file's own type where the table has one.
+            reader = knobs.reset_setting(name, fs.hierarchy.version, os.sysconf("SC_PAGE_SIZE"))
             try:
-                values[name] = (key, known[2].read(fs.read(path, name)))
-            except (CgmanError, ValueError):
-                continue  # unreadable, or a form the table does not hold: not copied
+                values[name] = (key, (reader.vtype if reader is not None else known[2]).read(fs.read(path, name)))
+            except (CgmanError, ValueError) as err:
+                skipped.append(f"{name} ({err})")
     if not values:
         raise _missing(join(host.base, source), "any") if not any(
             fs.exists(join(host.base, source)) for fs in fss.values()) else \
             UsageError(f"{source} has no knob cgman knows to copy")
+    if skipped:
+        print(f"cgman set: note: not copied, unreadable as cgman reads them: {', '.join(skipped)}", file=sys.stderr)
     specs = {}
     for group in groups:
         path = join(host.base, group)
@@ -240,18 +246,18 @@ def copied(source: str, groups: List[str], host, roots: Roots):
 
 def _with_descendants(desired, host):
     """-R: every group below those named, as it exists in the hierarchies of the knobs
-    given, gets the same knobs."""
-    from cgmand import reconcile
+    given, gets the same knobs; those of a knob it has no file for (not in that
+    hierarchy; on cgroup v2, its controller not enabled for it) are left out, with a
+    note, as --copy-from does."""
+    from cgmand import knobs, reconcile
     from cgmand.hierarchy import layout
     from cgmand.model import GroupSpec
 
     base = host.base.rstrip("/")
-    try:
-        laid = layout.build(desired, host)
-    except ConfigErrors as err:
-        raise UsageError("\n".join(e.render() for e in err.errors)) from None
+    laid = _layout(desired, host)
     fss = reconcile.filesystems(host)
     groups = dict(desired.groups)
+    added = set()
     for target in laid.targets:
         for node in target.nodes.values():
             if node.group in desired.groups and node.settings and fss[target.hierarchy.key].exists(node.path):
@@ -260,7 +266,41 @@ def _with_descendants(desired, host):
                     if name not in groups and not any(part.startswith(".") for part in name.split("/")):
                         groups[name] = GroupSpec(name, desired.groups[node.group].settings,
                                                  source=desired.groups[node.group].source)
-    return desired._replace(groups=groups)
+                        added.add(name)
+    expanded = desired._replace(groups=groups)
+    lacking: dict = {}  # group -> concepts whose files it lacks
+    for target in _layout(expanded, host).targets:
+        fs = fss[target.hierarchy.key]
+        for node in target.nodes.values():
+            if node.group in added:
+                for setting in node.settings:
+                    if not os.path.exists(fs.path(node.path, setting.file)):
+                        lacking.setdefault(node.group, set()).add(_concept(setting.source))
+    for name, concepts in sorted(lacking.items()):
+        kept = {k: v for k, v in groups[name].settings.items() if _concept(k) not in concepts}
+        left = sorted(k for k in groups[name].settings if k not in kept)
+        print(f"cgman set: note: {name} has no file for {', '.join(left)}: not set there", file=sys.stderr)
+        if kept:
+            groups[name] = groups[name]._replace(settings=kept)
+        else:
+            del groups[name]
+    return expanded._replace(groups=groups)
+
+
+def _concept(key: str) -> str:
+    from cgmand import knobs
+
+    known = knobs.lookup(key)
+    return known[0].name if known is not None else key
+
+
+def _layout(desired, host):
+    from cgmand.hierarchy import layout
+
+    try:
+        return layout.build(desired, host)
+    except ConfigErrors as err:
+        raise UsageError("\n".join(e.render() for e in err.errors)) from None
 
 
 def _writes_only(made, paths):

@@ -82,3 +82,14 @@ def test_recursive_sets_the_groups_below_too(kenv):
     assert done.returncode == 0, done.stderr
     assert [kenv.read(home("pids"), g, "pids.max") for g in ("top", "top/mid", "top/mid/leaf", "top/mid/hand",
                                                              "other")] == ["10", "7", "7", "7", "10"]
+
+
+@pytest.mark.skipif(home("cpu") == home("pids"), reason="cgroup v1: a group in some hierarchies only")
+def test_recursive_leaves_out_what_a_group_below_has_no_file_for(kenv):
+    kenv.applied('[group."top"]\npids.max = 10\ncpu.weight = 100\n')
+    kenv.path(home("pids"), "top/pids-only").mkdir()  # by hand, in the pids hierarchy alone
+    done = kenv.run("set", "-R", "-r", "pids.max=7", "-r", "cpu.weight=50", "top")
+    assert done.returncode == 0, done.stderr
+    assert "top/pids-only has no file for cpu.weight: not set there" in done.stderr
+    assert kenv.read(home("pids"), "top/pids-only", "pids.max") == "7"
+    assert kenv.read(home("cpu"), "top", "cpu.shares") == str(50 * 1024 // 100)

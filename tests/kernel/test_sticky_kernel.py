@@ -47,7 +47,7 @@ def test_classify_sticky_then_cancel(kenv):
     group = f"{home('cpu')}:web".replace("unified:", ":")
     assert kenv.run("classify", "-g", group, "--sticky", str(proc.pid)).returncode == 0
     assert marks(kenv)[(proc.pid, start_time(proc.pid))]["sticky"] is True
-    done = kenv.run("classify", "-g", group, "--cancel-sticky", str(proc.pid))
+    done = kenv.run("classify", "--cancel-sticky", str(proc.pid))  # no -g: free it for the rules, no move
     assert done.returncode == 0, done.stderr
     assert (proc.pid, start_time(proc.pid)) not in marks(kenv)
 
@@ -65,3 +65,30 @@ def test_with_cgmand_running_it_keeps_the_mark_and_forgets_it_when_the_process_e
         assert code == 0 and json.loads(out)["daemon"]["sticky"] == 1, out
         kenv.stop(proc)
         assert wait_until(lambda: not marks(kenv), 10)  # settled at a drift check
+
+
+def test_a_users_sticky_exec_is_marked_by_cgmand(kenv, tmp_path):
+    """A user's --sticky goes through place.sock: cgmand places and marks the process."""
+    import shutil
+    import tempfile
+    from pathlib import Path
+
+    top = Path(tempfile.mkdtemp(prefix="cgman-sticky."))
+    try:
+        top.chmod(0o755)
+        for name in ("conf", "run"):
+            (top / name).mkdir(mode=0o755)
+        kenv.conf, kenv.run_root = top / "conf", top / "run"
+        kenv.config('[group."mine"]\npids.max = 50\n[group."mine".perm]\ntask = { uid = 65534 }\n')
+        (kenv.conf / "10-test.toml").chmod(0o644)
+        with running_cgmand(kenv, tmp_path):
+            group = f"{home('pids')}:mine".replace("unified:", ":")
+            done = subprocess.run([sys.executable, "-m", "cgmand", "--config-dir", str(kenv.conf), "--run-root",
+                                   str(kenv.run_root), "exec", "-g", group, "--sticky", "sh", "-c", "echo $$"],
+                                  capture_output=True, text=True, timeout=60, user=65534, group=65534,
+                                  extra_groups=[])
+            assert done.returncode == 0, done.stderr
+            assert int(done.stdout) in {pid for pid, _ in marks(kenv)}
+    finally:
+        shutil.rmtree(top)
+

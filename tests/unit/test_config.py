@@ -956,3 +956,12 @@ def test_errors_inside_groups_leave_a_partial_configuration_for_the_verbs(tmp_pa
         assert caught.value.partial is None
         with pytest.raises(ConfigErrors):
             configcache.for_verbs(roots)
+
+
+def test_a_group_written_with_a_leading_slash_and_an_error_is_left_out_of_the_partial(tmp_path):
+    conf = tmp_path / "conf"
+    conf.mkdir()
+    (conf / "10.toml").write_text('[group."/web"]\ncpu.weight = 200\nmemory.max = "lots"\n[group."ok"]\npids.max = 5\n')
+    with pytest.raises(ConfigErrors) as caught:
+        config.load(str(conf))
+    assert set(caught.value.partial.groups) == {"ok"}

@@ -120,3 +120,20 @@ def test_run_files_are_never_written_through_a_planted_link(tmp_path):
     os.symlink(victim, tmp_path / f"file.{os.getpid()}.tmp")
     runfiles.write_atomically(str(tmp_path / "file"), b"data")
     assert victim.read_text() == "keep" and (tmp_path / "file").read_bytes() == b"data"
+
+
+def test_copy_from_reads_the_kernel_spelling_of_io_weight(tmp_path, capsys):
+    """io.weight reads "default 500": copied through the file's own reader, not dropped."""
+    roots = v2_host(tmp_path)
+    write_config(roots, "10.toml", '[manager]\nroot = "/cgman"\n')
+    (tmp_path / "cgroup/cgroup.subtree_control").write_text("cpu memory pids io dmem\n")
+    (tmp_path / "cgroup/cgman/cgroup.controllers").write_text("cpu memory pids io dmem\n")
+    (tmp_path / "cgroup/cgman/cgroup.subtree_control").write_text("cpu memory pids io\n")  # cpuset is not
+    for name in ("cpuset.cpus", "cpuset.mems"):  # so its files are not there, as in the kernel
+        (tmp_path / "cgroup/cgman/web" / name).unlink()
+    (tmp_path / "cgroup/cgman/web/io.weight").write_text("default 500\n")
+    (tmp_path / "cgroup/cgman/web/cpu.weight").write_text("300\n")
+    build(tmp_path / "cgroup/cgman/copy", dict(v2_group(), **{"cgroup.controllers": "cpu memory pids io\n"}))
+    assert run(roots, "set", "--copy-from", "web", "copy") == 0, capsys.readouterr().err
+    assert (tmp_path / "cgroup/cgman/copy/cpu.weight").read_text() == "300"
+    assert (tmp_path / "cgroup/cgman/copy/io.weight").read_text().split()[-1] == "500"
