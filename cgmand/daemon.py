@@ -256,6 +256,7 @@ class Daemon:
         from cgmand import placement
         from cgmand.kernel import stickyfile
 
+        started = time.monotonic()
         try:
             if event == "place":
                 outcome = placement.place(request, self.roots, self.desired, self.placement_host(), time.time())
@@ -269,7 +270,8 @@ class Daemon:
                        "reference": "internal-error"}
         self.marks = stickyfile.load(self.roots.run_root)
         log.logger().info("request_done", request=event, pid=request.peer[0], uid=request.peer[1],
-                          ok=outcome.get("ok", True), error=outcome.get("error"))
+                          ok=outcome.get("ok", True), error=outcome.get("error"),
+                          duration_ms=round((time.monotonic() - started) * 1000, 1))
         return outcome
 
     def placement_host(self):

@@ -125,7 +125,9 @@ def load(roots: Roots, wanted: Optional[Tuple[Any, ...]]) -> Optional[View]:
     """The kept view, if it was built from exactly ``wanted``."""
     if wanted is None:
         return None
-    data = read_trusted(_path(roots))
+    # Root's view serves everyone: a user's exec (placed by cgmand) cannot write its own
+    # in /run/cgman, and would otherwise build the host model each time (~20 ms).
+    data = read_trusted(_path(roots), root_too=True)
     try:
         stored, places, base, systemd = marshal.loads(data) if data else (None, (), "", False)
         view = View([Place(*p) for p in places], base, systemd)
@@ -143,7 +145,8 @@ def save(roots: Roots, wanted: Optional[Tuple[Any, ...]], host: Host) -> View:
     places = tuple((h.version, h.mount_point, h.root, frozenset(h.controllers), h.name) for h in host.hierarchies)
     if wanted is not None and _settled(wanted[-1]):
         try:
-            write_atomically(_path(roots), marshal.dumps((wanted, places, host.base, host.systemd is not None)))
+            write_atomically(_path(roots), marshal.dumps((wanted, places, host.base, host.systemd is not None)),
+                             mode=0o644)  # the mounts and the base: nothing /etc/cgman does not show
         except (OSError, ValueError):
             pass  # a view that cannot be kept (not root, read-only /run) only costs time
     return View([Place(*p) for p in places], host.base, host.systemd is not None)

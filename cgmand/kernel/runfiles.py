@@ -44,15 +44,16 @@ def write_atomically(path: str, data: bytes, mode: int = 0o600) -> None:
     os.replace(tmp, path)
 
 
-def read_trusted(path: str) -> Optional[bytes]:
-    """The file's bytes, or None if it is missing, unreadable, or not ours alone."""
+def read_trusted(path: str, root_too: bool = False) -> Optional[bytes]:
+    """The file's bytes, or None if it is missing, unreadable, or not ours alone.
+    ``root_too``: one root wrote (and only root can change) is trusted as well."""
     try:
         fd = os.open(path, os.O_RDONLY)
     except OSError:
         return None
     try:
         st = os.fstat(fd)
-        if st.st_uid != os.geteuid() or st.st_mode & 0o022:
+        if st.st_uid not in ((os.geteuid(), 0) if root_too else (os.geteuid(),)) or st.st_mode & 0o022:
             return None
         chunks = []
         while True:
