@@ -21,6 +21,7 @@ from __future__ import annotations
 import os
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # typing costs start-up time; annotations are strings anyway
+    import socket
     from typing import Any, Optional
 
 CONTROL = ("control.sock", 0o600, ("reload", "status", "sticky"))

@@ -249,8 +249,7 @@ def _with_descendants(desired, host):
     given, gets the same knobs; those of a knob it has no file for (not in that
     hierarchy; on cgroup v2, its controller not enabled for it) are left out, with a
     note, as --copy-from does."""
-    from cgmand import knobs, reconcile
-    from cgmand.hierarchy import layout
+    from cgmand import reconcile
     from cgmand.model import GroupSpec
 
     base = host.base.rstrip("/")

@@ -70,6 +70,31 @@ def wait_until(check, seconds: float = 30.0) -> bool:
 
 
 @contextlib.contextmanager
+def shared_with_users(kenv: "KernelEnv"):
+    """Move ``kenv``'s config and run root where another user (nobody) can read the
+    configuration and reach cgmand's place.sock (pytest's tmp_path is root's alone)."""
+    import shutil
+    import tempfile
+
+    top = Path(tempfile.mkdtemp(prefix="cgman-shared."))
+    try:
+        top.chmod(0o755)
+        for name in ("conf", "run"):
+            (top / name).mkdir(mode=0o755)
+        kenv.conf, kenv.run_root = top / "conf", top / "run"
+        yield kenv
+    finally:
+        shutil.rmtree(top)
+
+
+def as_user(kenv: "KernelEnv", verb: str, *args: str, uid: int = 65534) -> subprocess.CompletedProcess:
+    """`cgman VERB ARGS` as another user (nobody), on ``kenv``'s config and run root."""
+    return subprocess.run([sys.executable, "-m", "cgmand", "--config-dir", str(kenv.conf), "--run-root",
+                           str(kenv.run_root), verb, *args], capture_output=True, text=True, timeout=60,
+                          user=uid, group=uid, extra_groups=[])
+
+
+@contextlib.contextmanager
 def running_cgmand(kenv: "KernelEnv", tmp_path: Path):
     """Start cgmand on ``kenv``'s config and run root and wait for READY=1; yield its
     Popen; stop it with SIGTERM afterwards (kenv's cleanup kills it if it hangs)."""
@@ -108,6 +133,7 @@ class KernelEnv:
         for old in self.conf.glob("*.toml"):
             old.unlink()
         (self.conf / name).write_text(f'[manager]\nroot = "{self.prefix}"\n\n{body}')
+        (self.conf / name).chmod(0o644)  # readable by the users some tests run cgman as
 
     def applied(self, body: str) -> "KernelEnv":
         """Write the config and apply it; it must succeed."""

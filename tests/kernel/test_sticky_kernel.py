@@ -8,7 +8,7 @@ import json
 import subprocess
 import sys
 
-from conftest import home, running_cgmand, wait_until
+from conftest import as_user, home, running_cgmand, shared_with_users, wait_until
 
 GROUPS = '[group."web"]\ncpu.weight = 200\n'
 
@@ -69,26 +69,10 @@ def test_with_cgmand_running_it_keeps_the_mark_and_forgets_it_when_the_process_e
 
 def test_a_users_sticky_exec_is_marked_by_cgmand(kenv, tmp_path):
     """A user's --sticky goes through place.sock: cgmand places and marks the process."""
-    import shutil
-    import tempfile
-    from pathlib import Path
-
-    top = Path(tempfile.mkdtemp(prefix="cgman-sticky."))
-    try:
-        top.chmod(0o755)
-        for name in ("conf", "run"):
-            (top / name).mkdir(mode=0o755)
-        kenv.conf, kenv.run_root = top / "conf", top / "run"
+    with shared_with_users(kenv):
         kenv.config('[group."mine"]\npids.max = 50\n[group."mine".perm]\ntask = { uid = 65534 }\n')
-        (kenv.conf / "10-test.toml").chmod(0o644)
         with running_cgmand(kenv, tmp_path):
             group = f"{home('pids')}:mine".replace("unified:", ":")
-            done = subprocess.run([sys.executable, "-m", "cgmand", "--config-dir", str(kenv.conf), "--run-root",
-                                   str(kenv.run_root), "exec", "-g", group, "--sticky", "sh", "-c", "echo $$"],
-                                  capture_output=True, text=True, timeout=60, user=65534, group=65534,
-                                  extra_groups=[])
+            done = as_user(kenv, "exec", "-g", group, "--sticky", "sh", "-c", "echo $$")
             assert done.returncode == 0, done.stderr
             assert int(done.stdout) in {pid for pid, _ in marks(kenv)}
-    finally:
-        shutil.rmtree(top)
-

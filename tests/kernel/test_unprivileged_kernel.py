@@ -6,16 +6,13 @@ the group and the policy."""
 
 from __future__ import annotations
 
-import os
-import shutil
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
 import pytest
 
-from conftest import mount_of, running_cgmand
+from conftest import as_user, mount_of, running_cgmand, shared_with_users
 
 NOBODY = 65534
 GROUPS = (f'[group."mine"]\ncpu.weight = 100\n[group."mine".perm]\ntask = {{ uid = {NOBODY} }}\n'
@@ -26,25 +23,13 @@ pytestmark = pytest.mark.skipif(mount_of("unified") is None, reason="needs a cgr
 
 @pytest.fixture(name="shared")
 def _shared(kenv):
-    """The test's config and run root where user nobody can read them and reach place.sock."""
-    top = Path(tempfile.mkdtemp(prefix="cgman-unpriv."))
-    try:
-        top.chmod(0o755)
-        for name in ("conf", "run"):
-            (top / name).mkdir(mode=0o755)
-        kenv.conf, kenv.run_root = top / "conf", top / "run"
+    with shared_with_users(kenv):
         kenv.config(GROUPS)
-        (kenv.conf / "10-test.toml").chmod(0o644)
         yield kenv
-    finally:
-        shutil.rmtree(top)
 
 
-def as_nobody(kenv, verb: str, *args: str, **kw) -> subprocess.CompletedProcess:
-    argv = [sys.executable, "-m", "cgmand", "--config-dir", str(kenv.conf), "--run-root", str(kenv.run_root),
-            verb, *args]
-    return subprocess.run(argv, capture_output=True, text=True, timeout=60, user=NOBODY, group=NOBODY,
-                          extra_groups=[], **kw)
+def as_nobody(kenv, verb: str, *args: str) -> subprocess.CompletedProcess:
+    return as_user(kenv, verb, *args, uid=NOBODY)
 
 
 def v2_line(text: str) -> str:
