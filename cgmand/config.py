@@ -31,7 +31,7 @@ from cgmand.model import (
 from cgmand.values import ValueProblem, show
 
 
-TOP_LEVEL = ("group", "manager")
+TOP_LEVEL = ("group", "manager", "rule", "template")
 MANAGER_KEYS = ("root", "systemd_unit", "drift_interval", "log_format")
 LOG_FORMATS = ("auto", "console", "logfmt", "json")
 PERM_KEYS = {"admin": ("uid", "gid", "dperm", "fperm"), "task": ("uid", "gid", "fperm")}
@@ -42,7 +42,7 @@ class Fragment:
 
     # A plain class with __slots__, not a dataclass: importing dataclasses costs
     # ~14 ms of every command's start-up (docs/decisions.md).
-    __slots__ = ("source", "groups", "manager", "errors", "broken")
+    __slots__ = ("source", "groups", "manager", "errors", "broken", "rules", "templates")
 
     def __init__(self, source: str, groups: Optional[List[GroupSpec]] = None,
                  manager: Optional[Dict[str, Any]] = None, errors: Optional[List[ConfigError]] = None):
@@ -51,6 +51,8 @@ class Fragment:
         self.manager = {} if manager is None else manager
         self.errors = [] if errors is None else errors
         self.broken: Set[str] = set()  # groups (as named in the tree) with an error of their own
+        self.rules: List[Any] = []  # rules.Rule, in file order
+        self.templates: List[GroupSpec] = []  # named by their pattern ("batch/%u")
 
 
 class Memo:
@@ -152,6 +154,12 @@ def _parse(data: "bytes | str", source: str, memo: Tuple[Optional[dict], Optiona
             _parse_groups(value, fragment, *memo)
         elif key == "manager":
             _parse_manager(value, fragment)
+        elif key == "rule":
+            from cgmand import rules
+
+            fragment.rules = rules.parse(value, source, fragment.errors)
+        elif key == "template":
+            _parse_templates(value, fragment)
         else:
             fragment.errors.append(_unknown(key, TOP_LEVEL, source, key, "table"))
     return fragment
@@ -177,6 +185,7 @@ def merge(fragments: List[Fragment]) -> DesiredState:
                     hint="define each group in one file"))
                 continue
             groups[group.name] = group
+    rules, templates = _merge_rules(fragments, groups, errors)
     spec = ManagerSpec(root_set="root" in manager, **manager) if not errors or _in_groups(errors) else None
     if errors:
         partial = None
@@ -184,13 +193,73 @@ def merge(fragments: List[Fragment]) -> DesiredState:
             valid = {n: g for n, g in groups.items() if n not in broken}
             partial = DesiredState(spec, valid, tuple(f.source for f in fragments))
         raise ConfigErrors(errors, partial)
-    return DesiredState(spec, groups, tuple(f.source for f in fragments))
+    return DesiredState(spec, groups, tuple(f.source for f in fragments), rules, templates)
 
 
 def _in_groups(errors: List[ConfigError]) -> bool:
-    """Is every error inside a group table? Then every file was read and its [manager]
-    keys were valid."""
-    return all(e.key is not None and e.key.startswith("group.") for e in errors)
+    """Is every error inside a group, rule or template table? Then every file was read
+    and its [manager] keys were valid."""
+    return all(e.key is not None and e.key.startswith(("group.", "rule[", "rule.", "template."))
+               for e in errors)
+
+
+def _parse_templates(table: Any, fragment: Fragment) -> None:
+    """[template."batch/%u"]: the knobs of the groups rules make from that pattern."""
+    from cgmand.rules import TEMPLATE_FIELDS
+
+    if not isinstance(table, dict):
+        fragment.errors.append(ConfigError(f'expected tables such as [template."batch/%u"]; found {show(table)}',
+                                           source=fragment.source, key="template"))
+        return
+    for raw_name, body in table.items():
+        path = f'template."{raw_name}"'
+        fields = re.findall(r"%.", raw_name)
+        if not fields or any(f not in TEMPLATE_FIELDS for f in fields):
+            fragment.errors.append(ConfigError(
+                "a template's name is a group pattern with %u, %U, %g or %G in it (a plain group is a "
+                f"[group] table); found {show(raw_name)}", source=fragment.source, key=path,
+                reference="template-invalid"))
+            continue
+        try:
+            validate_group_name(re.sub(r"%.", "x", raw_name))
+        except ValueError as err:
+            fragment.errors.append(ConfigError(f"invalid group pattern: {err}", source=fragment.source, key=path,
+                                               reference="group-name-invalid"))
+            continue
+        spec = _parse_group(raw_name.strip("/"), body, path, fragment)
+        if spec is not None:
+            fragment.templates.append(spec)
+
+
+def _merge_rules(fragments: List[Fragment], groups: Dict[str, GroupSpec], errors: List[ConfigError]):
+    """Every file's rules in the order they are tried, and the templates; what does not
+    fit together across files (a rule's place that names nothing, a name used twice)
+    is added to ``errors``."""
+    from cgmand import rules as rulebook
+
+    templates: Dict[str, GroupSpec] = {}
+    for fragment in fragments:
+        for template in fragment.templates:
+            first = templates.setdefault(template.name, template)
+            if first is not template:
+                errors.append(ConfigError(f"template is defined in two files: {first.source} and {template.source}",
+                                          source=template.source, key=f'template."{template.name}"',
+                                          reference="group-duplicate"))
+    ordered = rulebook.order([r for f in fragments for r in f.rules])
+    errors.extend(rulebook.duplicates(ordered))
+    for rule in ordered:
+        if rule.place is None:
+            continue
+        if "%" in rule.place and rule.place not in templates:
+            errors.append(ConfigError(
+                f'place = "{rule.place}" names no template', source=rule.source, key=f"rule[{rule.position}].place",
+                reference="rule-place-unknown", hint=f'declare it: [template."{rule.place}"] with its knobs'))
+        elif "%" not in rule.place and rule.place not in groups:
+            errors.append(ConfigError(
+                f'place = "{rule.place}" names no declared group', source=rule.source,
+                key=f"rule[{rule.position}].place", reference="rule-place-unknown",
+                hint=f'declare it: [group."{rule.place}"] (rules place into groups cgman keeps)'))
+    return tuple(ordered), templates
 
 
 def _group_key(name: str) -> str:

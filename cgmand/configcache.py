@@ -27,8 +27,8 @@ if TYPE_CHECKING:  # typing costs start-up time; annotations are strings anyway
     from cgmand import config
     from cgmand.model import DesiredState, Ownership
 
-FORMAT = 2  # 2: [manager] drift_interval, log_format
-_CODE = ("config.py", "knobs.py", "values.py", "model.py", "configcache.py")
+FORMAT = 3  # 2: [manager] drift_interval, log_format; 3: rules and templates
+_CODE = ("config.py", "knobs.py", "values.py", "model.py", "configcache.py", "rules.py")
 DATABASES = ("/etc/passwd", "/etc/group")  # perm names resolve through these
 
 
@@ -47,10 +47,16 @@ def key(directory: str) -> Optional[Tuple[Any, ...]]:
 
 def _to_data(state: DesiredState) -> Any:
     m = state.manager
-    groups = [(g.name, tuple(g.settings.items()), tuple(sorted(g.controllers)),
-               None if g.perm is None else (_own(g.perm.admin), _own(g.perm.task)), g.source)
-              for g in state.groups.values()]
-    return ((m.root, m.systemd_unit, m.root_set, m.drift_interval, m.log_format), groups, state.sources)
+    # Rules as written (plain data: compiled patterns do not marshal), read again on load.
+    rules = [(r.source, r.position, r.raw) for r in state.rules]
+    return ((m.root, m.systemd_unit, m.root_set, m.drift_interval, m.log_format), _groups(state.groups),
+            state.sources, rules, _groups(state.templates))
+
+
+def _groups(groups: Any) -> list:
+    return [(g.name, tuple(g.settings.items()), tuple(sorted(g.controllers)),
+             None if g.perm is None else (_own(g.perm.admin), _own(g.perm.task)), g.source)
+            for g in groups.values()]
 
 
 def _own(o: Ownership) -> Tuple[Optional[int], ...]:
@@ -60,12 +66,24 @@ def _own(o: Ownership) -> Tuple[Optional[int], ...]:
 def _from_data(data: Any) -> DesiredState:
     from cgmand.model import DesiredState, GroupSpec, ManagerSpec, Ownership, Perm
 
-    manager, groups, sources = data
-    specs = {}
-    for name, settings, controllers, perm, source in groups:
-        permission = None if perm is None else Perm(Ownership(*perm[0]), Ownership(*perm[1]))
-        specs[name] = GroupSpec(name, dict(settings), frozenset(controllers), permission, source)
-    return DesiredState(ManagerSpec(*manager), specs, tuple(sources))
+    manager, groups, sources, rules, templates = data
+
+    def specs(rows: Any) -> dict:
+        out = {}
+        for name, settings, controllers, perm, source in rows:
+            permission = None if perm is None else Perm(Ownership(*perm[0]), Ownership(*perm[1]))
+            out[name] = GroupSpec(name, dict(settings), frozenset(controllers), permission, source)
+        return out
+
+    compiled: tuple = ()
+    if rules:
+        from cgmand import rules as rulebook
+
+        errors: list = []
+        compiled = tuple(rulebook.one(raw, source, position, errors) for source, position, raw in rules)
+        if errors or None in compiled:
+            raise ValueError("the cached rules no longer validate")  # the caller parses the files instead
+    return DesiredState(ManagerSpec(*manager), specs(groups), tuple(sources), compiled, specs(templates))
 
 
 def load(directory: str, cache_dir: Optional[str], memo: Optional[config.Memo] = None) -> DesiredState:

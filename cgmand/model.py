@@ -68,8 +68,10 @@ ManagerSpec = namedtuple("ManagerSpec", "root systemd_unit root_set drift_interv
 #   manager: ManagerSpec = ManagerSpec()
 #   groups: Mapping[str, GroupSpec] = {} -- the default is a read-only empty mapping
 #   sources: Tuple[str, ...] = ()
-_DesiredStateFields = namedtuple("DesiredState", "manager groups sources",
-                                 defaults=(ManagerSpec(), MappingProxyType({}), ()))
+#   rules: Tuple[rules.Rule, ...] = () -- in the order they are tried (cgmand/rules.py)
+#   templates: Mapping[str, GroupSpec] = {} -- by pattern ("batch/%u"): groups rules make on demand
+_DesiredStateFields = namedtuple("DesiredState", "manager groups sources rules templates",
+                                 defaults=(ManagerSpec(), MappingProxyType({}), (), (), MappingProxyType({})))
 
 
 class DesiredState(_DesiredStateFields):

@@ -248,8 +248,8 @@ def test_non_utf8_bytes_are_refused(data, message):
 @pytest.mark.parametrize("text, rendered", [
     ("[groups.web]\n", 'f.toml: groups: unknown table "groups"\n  hint: did you mean "group"?'),
     ("[managr]\n", 'f.toml: managr: unknown table "managr"\n  hint: did you mean "manager"?'),
-    ("[foo]\n", 'f.toml: foo: unknown table "foo"\n  hint: expected one of group, manager'),
-    ("version = 1\n", 'f.toml: version: unknown table "version"\n  hint: expected one of group, manager'),
+    ("[foo]\n", 'f.toml: foo: unknown table "foo"\n  hint: expected one of group, manager, rule, template'),
+    ("version = 1\n", 'f.toml: version: unknown table "version"\n  hint: expected one of group, manager, rule, template'),
 ])
 def test_unknown_top_level_table_with_suggestion(text, rendered):
     """Unknown top-level keys are refused with a near-miss suggestion or the list of known ones."""
