@@ -32,7 +32,7 @@ from cgmand.values import ValueProblem, show
 
 
 TOP_LEVEL = ("group", "manager", "rule", "template")
-MANAGER_KEYS = ("root", "systemd_unit", "drift_interval", "log_format")
+MANAGER_KEYS = ("root", "systemd_unit", "drift_interval", "log_format", "rescan_on_reload")
 LOG_FORMATS = ("auto", "console", "logfmt", "json")
 PERM_KEYS = {"admin": ("uid", "gid", "dperm", "fperm"), "task": ("uid", "gid", "fperm")}
 
@@ -297,6 +297,10 @@ def _parse_manager(table: Any, fragment: Fragment) -> None:
                 if value not in LOG_FORMATS:
                     raise ValueError(f"expected one of {', '.join(LOG_FORMATS)}")
                 fragment.manager["log_format"] = value
+            elif key == "rescan_on_reload":
+                if value not in (True, False):
+                    raise ValueError("expected true or false")
+                fragment.manager["rescan_on_reload"] = value
             else:
                 fragment.errors.append(_unknown(key, MANAGER_KEYS, fragment.source, path, "key"))
         except ValueError as err:

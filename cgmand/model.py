@@ -62,8 +62,9 @@ GroupSpec = namedtuple("GroupSpec", "name settings controllers perm source",
 #   root_set: bool = False -- was root written in a file? (ignored under systemd: warn)
 #   drift_interval: float = 60 -- cgmand: seconds between drift checks (0: never)
 #   log_format: str = "auto" -- cgmand: console on a tty, else logfmt; or "logfmt", "json", "console"
-ManagerSpec = namedtuple("ManagerSpec", "root systemd_unit root_set drift_interval log_format",
-                         defaults=(DEFAULT_ROOT, DEFAULT_SYSTEMD_UNIT, False, 60.0, "auto"))
+#   rescan_on_reload: bool = False -- cgmand: apply a reloaded rule set to running processes too
+ManagerSpec = namedtuple("ManagerSpec", "root systemd_unit root_set drift_interval log_format rescan_on_reload",
+                         defaults=(DEFAULT_ROOT, DEFAULT_SYSTEMD_UNIT, False, 60.0, "auto", False))
 
 #   manager: ManagerSpec = ManagerSpec()
 #   groups: Mapping[str, GroupSpec] = {} -- the default is a read-only empty mapping

@@ -38,7 +38,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:  # typing costs start-up time; annotations are strings anyway
     from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
-from cgmand.errors import ConfigError
+from cgmand.errors import ConfigError, ProcessGone
 from cgmand.values import show
 
 MATCH_KEYS = ("user", "uid", "group", "gid", "comm", "exe", "cmdline", "args", "parent", "cgroup")
@@ -97,10 +97,16 @@ class Pattern:
 
 
 def path_glob(text: str) -> Pattern:
-    """A path glob: `*` and `?` within one segment, `**` across segments, [...] classes."""
+    """A path glob: `*` and `?` within one segment, `**` across segments (`/a/**/b` also
+    matches `/a/b`), [...] classes with ranges and [!...] negation (never matching `/`).
+    Raises ValueError for a glob that cannot be read."""
     out, index = [], 0
     while index < len(text):
         char = text[index]
+        if text.startswith("/**/", index):
+            out.append("(?:/.*)?/")
+            index += 4
+            continue
         if text.startswith("**", index):
             out.append(".*")
             index += 2
@@ -110,17 +116,27 @@ def path_glob(text: str) -> Pattern:
         elif char == "?":
             out.append("[^/]")
         elif char == "[":
-            end = text.find("]", index + 1)
+            end = text.find("]", index + 2 if text.startswith("[!", index) else index + 1)
             if end == -1:
                 raise ValueError(f'unclosed "[" in {text!r}')
             body = text[index + 1:end]
-            out.append("[" + ("^" + re.escape(body[1:]) if body.startswith("!") else re.escape(body)) + "]")
+            negated = body.startswith("!")
+            body = body[1:] if negated else body
+            if not body:
+                raise ValueError(f'an empty "[]" class in {text!r} matches nothing')
+            body = body.replace("\\", "\\\\").replace("[", "\\[")
+            if body.startswith("^"):
+                body = "\\" + body
+            out.append("[^/" + body + "]" if negated else "[" + body + "]")
             index = end + 1
             continue
         else:
             out.append(re.escape(char))
         index += 1
-    return Pattern(text, re.compile("".join(out) + r"\Z", re.DOTALL))
+    try:
+        return Pattern(text, re.compile("".join(out) + r"\Z", re.DOTALL))
+    except re.error as err:  # a class such as [z-a]
+        raise ValueError(f"invalid glob {text!r}: {err}") from None
 
 
 def name_glob(text: str) -> Pattern:
@@ -207,7 +223,7 @@ def _place(place: Any, fail: Callable[..., None]) -> Optional[str]:
              "fields: " + ", ".join(f"{k} ({v})" for k, v in TEMPLATE_FIELDS.items()))
         return None
     try:
-        validate_group_name(re.sub(r"%.", "x", place))
+        validate_group_name(re.sub(r"%.", "x", place.strip("/")))
         return place.strip("/")
     except ValueError as err:
         fail(f"invalid group {show(place)}: {err}", "place")
@@ -351,16 +367,21 @@ def _check(key: str, values: tuple, facts: Facts) -> Tuple[bool, str]:
         gids = facts.gids()
         hit = [g for g in gids if g in values]
         return bool(hit), (f"group {hit[0]} is {_list(values)}" if hit else
-                           f"groups {_list(gids, 'none')} include none of {_list(values)}")
+                           f"groups {', '.join(map(str, gids)) or 'none'} include none of {_list(values)}")
     if key == "parent":
         parent = facts.parent()
         if parent is None:
             return False, "no parent to look at (gone, or none)"
-        for sub, subvalues in values:
-            ok, why = _check(sub, subvalues, parent)
-            if not ok:
-                return False, f"parent: {why}"
-        return True, "parent: " + "; ".join(_check(s, v, parent)[1] for s, v in values)
+        reasons = []
+        try:  # best effort: a parent may exit, and its pid pass on, while it is looked at
+            for sub, subvalues in values:
+                ok, why = _check(sub, subvalues, parent)
+                if not ok:
+                    return False, f"parent: {why}"
+                reasons.append(why)
+        except ProcessGone:
+            return False, "the parent is gone"
+        return True, "parent: " + "; ".join(reasons)
     if key == "args":
         argv = facts.argv()[1:]
         hit = [v for v in values if v in argv]
@@ -415,8 +436,21 @@ def destination(rule: Rule, facts: Facts) -> str:
     if "%" not in place:
         return place
     uid, gid = facts.uid(), facts.gids()[0]
-    fields = {"%u": _user_name(uid), "%U": str(uid), "%g": _group_name(gid), "%G": str(gid)}
+    # A name that is not a valid path component ("john.doe": dots are the kernel's) is
+    # replaced by the number, which always is.
+    fields = {"%u": _usable(_user_name(uid), uid), "%U": str(uid), "%g": _usable(_group_name(gid), gid),
+              "%G": str(gid)}
     return re.sub(r"%[uUgG]", lambda m: fields[m.group(0)], place)
+
+
+def _usable(name: str, number: int) -> str:
+    from cgmand.paths import validate_group_name
+
+    try:
+        validate_group_name(name)
+        return name if "/" not in name else str(number)
+    except ValueError:
+        return str(number)
 
 
 def _user_name(uid: int) -> str:
