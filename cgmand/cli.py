@@ -76,7 +76,8 @@ def build_parser() -> argparse.ArgumentParser:
             ("delete", "remove groups, their processes moving to the parent: delete [-r] CTRL:PATH"),
             ("set", "set knobs of existing groups, as in /etc/cgman: set -r KNOB=VALUE GROUP..."),
             ("get", "a group's values as the kernel has them: get [-r NAME] [-n] [-v] GROUP..."),
-            ("list", "cgman's groups as a tree, with their controllers: list [--json] [GROUP...]")):
+            ("list", "cgman's groups as a tree, with their controllers: list [--json] [GROUP...]"),
+            ("explain", "what the rules see of a process and would do with it: explain [--json] PID")):
         sub.add_parser(verb, help=text, add_help=False)
     return parser
 
@@ -121,7 +122,7 @@ def quick_parse(argv: List[str]) -> Optional[object]:
 # Verbs that parse their own options (getopt-style, as libcgroup's tools), reached
 # without argparse: verb -> module in cgmand/verbs.
 _OWN_PARSERS = {"exec": "execute", "classify": "classify", "list": "listing", "get": "get", "set": "setting",
-                "delete": "delete", "create": "create"}
+                "delete": "delete", "create": "create", "explain": "explain"}
 
 
 def _own_parser(argv: List[str]) -> Optional[int]:

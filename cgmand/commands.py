@@ -312,6 +312,14 @@ def show_status(args: Any, roots: Roots) -> int:
             lines.append(f"cgmand: pid {running['pid']}, {running['status']}")
             if running.get("sticky"):
                 lines.append(f"sticky processes: {running['sticky']} (cgman exec/classify --sticky)")
+            engine = running.get("rules") or {}
+            if engine.get("error"):
+                lines.append(f"rules: not running: {engine['error']}")
+            elif "placed" in engine:
+                lines.append(f"rules: {engine['rules']}; events {engine['events']}, placed {engine['placed']}, "
+                             f"already in place {engine['in_place']}, gone {engine['gone']}, failed "
+                             f"{engine['failed']}, overflows {engine['overflows']} (kernel drops "
+                             f"{engine.get('kernel_drops')}), rescans {engine['rescans']}")
         return "\n".join(lines)
 
     _emit(args, text, lambda: {"host": host.describe(), "groups": [g.as_dict() for g in groups],

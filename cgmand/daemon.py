@@ -84,6 +84,8 @@ class Daemon:
 
         self.marks = stickyfile.load(roots.run_root)  # processes placed by hand (cgmand/sticky.py)
         self._host = None  # the host model place requests use (placement_host)
+        self.engine = None  # the rules engine, while there are rules (cgmand/engine.py)
+        self.rules_error: Optional[str] = None  # why the rules cannot run here, if they cannot
 
     # --- lifecycle ---------------------------------------------------------------------
 
@@ -102,6 +104,7 @@ class Daemon:
             self.notify.send(f"STATUS=configuration invalid: {_first_line(err)}")
             return ExitCode.CONFIG
         self.desired = desired
+        self.follow_rules()  # subscribed and the running processes placed before READY=1
         self.notify.send("READY=1", f"STATUS={self.status_line()}", f"MAINPID={os.getpid()}")
         log.logger().info("daemon_ready", pid=os.getpid())
         # What start-up built (modules, the configuration, the parse memo) lives as long as
@@ -127,6 +130,8 @@ class Daemon:
         finally:
             for server in servers:
                 server.close()
+            if self.engine is not None:
+                self.engine.stop()
             if watcher is not None:
                 watcher.stop()
 
@@ -204,6 +209,7 @@ class Daemon:
             desired = commands.load_config(self.roots, self.memo)
             self.reconcile("reload", desired, key, before=self.baseline if edit else None, strict=True)
             self.desired, self.config_error = desired, None
+            self.follow_rules(rescan=desired.manager.rescan_on_reload)
         except ConfigErrors as err:  # nothing of it was applied
             self.config_error = _first_line(err)
             log.logger().error("config_invalid", error=err.render(), kept="the last good configuration")
@@ -274,6 +280,34 @@ class Daemon:
                           duration_ms=round((time.monotonic() - started) * 1000, 1))
         return outcome
 
+    def follow_rules(self, rescan: bool = False) -> None:
+        """Start the rules engine when there are rules, give it a new rule set (whole: a
+        file that does not validate never gets here), stop it when none are left."""
+        rules = self.desired.rules if self.desired else ()
+        if not rules:
+            if self.engine is not None:
+                self.engine.stop()
+                self.engine = None
+                log.logger().info("rules_stopped")
+            return
+        if self.engine is not None:
+            self.engine.update(rules, self.placement_host(), rescan=rescan)
+            return
+        from cgmand.engine import Engine
+
+        def note(event: str, **fields: Any) -> None:
+            log.logger().info(event, **fields)
+
+        engine = Engine(self.roots, self.placement_host(), rules, lambda: self.marks, note)
+        try:
+            engine.start()
+        except (CgmanError, OSError) as err:  # no proc connector here: groups are still kept
+            self.rules_error = err.render() if isinstance(err, CgmanError) else f"proc connector: {err}"
+            log.logger().error("rules_unavailable", error=self.rules_error)
+            return
+        self.engine, self.rules_error = engine, None
+        log.logger().info("rules_started", rules=len(rules))
+
     def placement_host(self):
         """The host model of the configuration in force, for place requests: detected once,
         again after each reconcile (which may follow a change of base or of delegation)."""
@@ -328,7 +362,9 @@ class Daemon:
     def state(self) -> dict:
         return {"pid": os.getpid(), "started": self.started, "config_error": self.config_error,
                 "last": self.last, "status": self.status_line(),
-                "groups": len(self.desired.groups) if self.desired else 0, "sticky": len(self.marks)}
+                "groups": len(self.desired.groups) if self.desired else 0, "sticky": len(self.marks),
+                "rules": self.engine.state() if self.engine is not None else
+                {"rules": len(self.desired.rules) if self.desired else 0, "error": self.rules_error}}
 
 
 

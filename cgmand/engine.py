@@ -1,0 +1,255 @@
+"""The rules engine: places processes the moment they start, from the kernel's proc
+connector (research/rules.md §3-5).
+
+Two threads. The reader only drains the connector socket into a queue, so the
+kernel's buffer empties even while a cgroup write waits ~15 ms for an RCU grace
+period. The worker takes events in order and, for each process that exec'd (or
+changed uid or gid, when a rule looks at users or groups), reads what the rules
+ask of it, decides, and moves it.
+
+Start-up has no gap: subscribe first, then scan /proc, then handle what queued
+meanwhile (a process seen twice is only placed again, which changes nothing).
+When the kernel drops events (ENOBUFS), the engine counts it, doubles the
+socket's buffer (up to MAX_BUFFER) and, once RESCAN_DELAY has passed without
+another overflow, scans /proc again: every process still alive is placed.
+
+Never moved: PID 1, kernel threads, zombies, cgmand itself, processes a rule's
+origin policy does not reach (cgmand/origins.py), and sticky processes
+(cgmand/sticky.py) unless the rule says force = true.
+"""
+
+from __future__ import annotations
+
+import os
+import queue
+import threading
+import time
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # typing costs start-up time; annotations are strings anyway
+    from typing import Any, Callable, Dict, Optional, Sequence
+
+from cgmand import origins, procevents, rules as rulebook
+from cgmand.errors import CgmanError, ProcessGone
+
+MASK = procevents.EXEC | procevents.UID | procevents.GID  # what the worker acts on (6.6+: filtered in the kernel)
+MAX_BUFFER = 64 << 20
+RESCAN_DELAY = 1.0  # seconds of no overflow before the resynchronising scan
+RESCAN = "rescan"
+
+
+class Counters:
+    FIELDS = ("events", "examined", "placed", "in_place", "ignored", "unmatched", "origin_refused", "sticky",
+              "gone", "failed", "overflows", "rescans", "foreign")
+
+    def __init__(self) -> None:
+        for name in self.FIELDS:
+            setattr(self, name, 0)
+
+    def as_dict(self) -> Dict[str, int]:
+        return {name: getattr(self, name) for name in self.FIELDS}
+
+
+class Engine:
+    def __init__(self, roots: Any, host: Any, rules: Sequence[rulebook.Rule], marks: Callable[[], Any],
+                 log: Callable[..., None], connector: Any = None):
+        """``host``: the host model to resolve groups with; ``marks``: returns the
+        sticky marks now; ``log(event, **fields)``; ``connector``: a started
+        kernel/procconnector.Connector (tests give a fake)."""
+        self.roots, self.host, self.rules, self.marks, self.log = roots, host, tuple(rules), marks, log
+        self.counters = Counters()
+        self.work: queue.SimpleQueue = queue.SimpleQueue()
+        self.connector = connector
+        self.own_pid = os.getpid()
+        self.init_ns = _pid_namespace(roots.proc_root, 1)
+        self.stopped = False
+        self._last_overflow: Optional[float] = None
+        self.threads = []
+
+    # --- lifecycle ------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Subscribe (the connector) and start draining it; place what already runs (here,
+        before returning: cgmand says READY=1 after it); then handle what queued."""
+        if self.connector is None:
+            from cgmand.kernel.procconnector import Connector
+
+            self.connector = Connector(MASK)
+        self._thread(self._read, "rules-reader")
+        self._rescan()  # after the subscription: nothing started in between is missed
+        self._thread(self._serve, "rules-worker")
+
+    def _thread(self, target: Callable[[], None], name: str) -> None:
+        thread = threading.Thread(target=target, name=name, daemon=True)
+        thread.start()
+        self.threads.append(thread)
+
+    def update(self, rules: Sequence[rulebook.Rule], host: Any, rescan: bool = False) -> None:
+        """A new rule set (already validated whole), swapped in at once."""
+        self.rules, self.host = tuple(rules), host
+        if rescan:
+            self.work.put(RESCAN)
+
+    def stop(self) -> None:
+        self.stopped = True
+        if self.connector is not None:
+            self.connector.close()
+        self.work.put(None)
+
+    # --- the reader -----------------------------------------------------------------------
+
+    def _read(self) -> None:
+        from cgmand.kernel.procconnector import Overrun
+
+        while not self.stopped:
+            try:
+                event = self.connector.receive()
+            except Overrun:
+                self._overrun()
+                continue
+            except OSError:
+                if self.stopped:
+                    return
+                time.sleep(0.1)
+                continue
+            if event is None:
+                self.counters.foreign += 1
+            elif not event.thread or event.what in (procevents.UID, procevents.GID):
+                self.work.put(event)
+
+    def _overrun(self) -> None:
+        self.counters.overflows += 1
+        size = self.connector.rcvbuf
+        if size < MAX_BUFFER:
+            self.connector.rcvbuf = self.connector.grow(min(size * 2, MAX_BUFFER))
+        first = self._last_overflow is None
+        self._last_overflow = time.monotonic()
+        self.log("rules_overflow", buffer=self.connector.rcvbuf, overflows=self.counters.overflows)
+        if first:
+            self.work.put(RESCAN)  # the worker waits for quiet before it runs
+
+    # --- the worker -----------------------------------------------------------------------
+
+    def _serve(self) -> None:
+        while True:
+            item = self.work.get()
+            if item is None:
+                return
+            try:
+                if item == RESCAN:
+                    self._rescan()
+                else:
+                    self.handle(item)
+            except Exception as err:  # one process must never stop the engine
+                self.counters.failed += 1
+                self.log("rules_error", error=f"{type(err).__name__}: {err}")
+
+    def _rescan(self) -> None:
+        if self._last_overflow is not None:  # debounced: one scan after a storm, not one per overflow
+            while time.monotonic() - self._last_overflow < RESCAN_DELAY:
+                time.sleep(RESCAN_DELAY / 4)
+            self._last_overflow = None
+        self.counters.rescans += 1
+        started = time.monotonic()
+        placed_before = self.counters.placed
+        for name in os.listdir(self.roots.proc_root):
+            if name.isdigit():
+                self.place(int(name))
+        self.log("rules_scan", duration_ms=round((time.monotonic() - started) * 1000, 1),
+                 placed=self.counters.placed - placed_before)
+
+    def handle(self, event: procevents.Event) -> None:
+        self.counters.events += 1
+        if event.what == procevents.EXEC:
+            self.place(event.tgid)
+        elif event.what in (procevents.UID, procevents.GID) and self._uses_ids():
+            self.place(event.tgid)
+
+    def _uses_ids(self) -> bool:
+        return any(key in rule.match for rule in self.rules for key in ("user", "uid", "group", "gid"))
+
+    def place(self, pid: int) -> Optional[str]:
+        """Decide for one process and move it; what happened (a Counters field)."""
+        outcome = self._place(pid)
+        if outcome is not None:
+            setattr(self.counters, outcome, getattr(self.counters, outcome) + 1)
+        return outcome
+
+    def _place(self, pid: int) -> Optional[str]:
+        from cgmand.kernel.procfacts import ProcFacts
+
+        rules = self.rules
+        if not rules or pid in (1, self.own_pid):
+            return None
+        facts = ProcFacts(pid, self.roots.proc_root)
+        try:
+            if facts.kernel_thread() or facts.state() in ("Z", "X"):
+                return None
+            if facts.tgid() != pid:
+                return None  # a thread: its process is what moves
+            self.counters.examined += 1
+            decision = rulebook.decide(rules, facts)
+            rule = decision.rule
+            if rule is None:
+                return "unmatched"
+            if rule.ignore:
+                return "ignored"
+            kind = origins.origin(facts.cgroup(), self.host.base, self.host.systemd is not None,
+                                  self._container(facts))
+            if not origins.allowed(kind, rule.origins):
+                return "origin_refused"
+            identity = facts.identity()
+            if not rule.force and self._sticky(pid):
+                return "sticky"
+            return self._move(pid, identity, rulebook.destination(rule, facts), rule)
+        except ProcessGone:
+            return "gone"
+
+    def _container(self, facts: Any) -> bool:
+        ns = facts.pid_namespace()
+        return ns is not None and self.init_ns is not None and ns != self.init_ns
+
+    def _sticky(self, pid: int) -> bool:
+        marks = self.marks()
+        if not marks:
+            return False
+        from cgmand.kernel import procinfo
+
+        return marks.is_sticky(procinfo.line(pid, self.roots.proc_root))
+
+    def _move(self, pid: int, identity: tuple, group: str, rule: rulebook.Rule) -> str:
+        from cgmand import targets
+        from cgmand.kernel import attach
+        from cgmand.verbs.classify import classify
+
+        try:
+            chosen = targets.resolve(self.host, [targets.parse(f"*:{group}")])
+            present = attach.check(chosen)
+        except CgmanError as err:
+            self.log("rules_move_failed", pid=pid, rule=rule.name, group=group, error=err.render())
+            return "failed"
+        if not attach.misplaced(pid, present, self.roots.proc_root):
+            return "in_place"
+        problem = classify(pid, present, self.roots.proc_root, expected=identity)
+        if problem is None:
+            self.log("rules_placed", pid=pid, rule=rule.name, group=group)
+            return "placed"
+        if problem[0]:
+            return "gone"
+        self.log("rules_move_failed", pid=pid, rule=rule.name, group=group, error=problem[1])
+        return "failed"
+
+    def state(self) -> dict:
+        out = self.counters.as_dict()
+        out["rules"] = len(self.rules)
+        if self.connector is not None and hasattr(self.connector, "drops"):
+            out["kernel_drops"] = self.connector.drops()
+            out["buffer"] = self.connector.rcvbuf
+        return out
+
+
+def _pid_namespace(proc_root: str, pid: int) -> Optional[int]:
+    try:
+        return os.stat(f"{proc_root}/{pid}/ns/pid").st_ino
+    except OSError:
+        return None

@@ -1,0 +1,131 @@
+"""A process's attributes as the rules read them (cgmand/rules.py Facts), from procfs,
+each read at most once and only when a rule asks.
+
+A process that exits while it is looked at raises ProcessGone from whichever read
+finds it gone; the caller treats that as the normal outcome it is.
+"""
+
+from __future__ import annotations
+
+import os
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # typing costs start-up time; annotations are strings anyway
+    from typing import Dict, List, Optional, Tuple
+
+from cgmand.errors import ProcessGone
+from cgmand.rules import Facts
+
+PF_KTHREAD = 0x00200000  # include/linux/sched.h: the flags field (9) of /proc/PID/stat
+
+
+class ProcFacts(Facts):
+    def __init__(self, pid: int, proc_root: str = "/proc"):
+        self.pid = pid
+        self.proc_root = proc_root
+        self._cache: Dict[str, object] = {}
+
+    # --- raw files ------------------------------------------------------------------
+
+    def _text(self, name: str) -> str:
+        key = "file:" + name
+        if key not in self._cache:
+            path = f"{self.proc_root}/{self.pid}/{name}"
+            try:
+                with open(path, "rb") as handle:
+                    self._cache[key] = handle.read().decode("utf-8", "replace")
+            except OSError as err:
+                raise ProcessGone("read", path, err.errno or 0, f"process {self.pid} is gone") from None
+        return self._cache[key]  # type: ignore[return-value]
+
+    def _stat(self) -> List[str]:
+        text = self._text("stat")
+        return text[text.rindex(")") + 2:].split()  # after the command name, which may hold ") "
+
+    def _status(self, field: str) -> List[str]:
+        for line in self._text("status").splitlines():
+            if line.startswith(field + ":"):
+                return line.split()[1:]
+        return []
+
+    # --- what the engine needs besides the rules ------------------------------------
+
+    def identity(self) -> Tuple[int, int]:
+        """(pid, start time): names this process and no later one with its pid."""
+        return self.pid, int(self._stat()[19])
+
+    def state(self) -> str:
+        return self._stat()[0]
+
+    def kernel_thread(self) -> bool:
+        return bool(int(self._stat()[6]) & PF_KTHREAD)
+
+    def ppid(self) -> int:
+        return int(self._stat()[1])
+
+    def tgid(self) -> int:
+        found = self._status("Tgid")
+        return int(found[0]) if found else self.pid
+
+    def pid_namespace(self) -> Optional[int]:
+        """The inode of its pid namespace (a container's differs from PID 1's)."""
+        if "ns" not in self._cache:
+            try:
+                self._cache["ns"] = os.stat(f"{self.proc_root}/{self.pid}/ns/pid").st_ino
+            except OSError:
+                self._cache["ns"] = None
+        return self._cache["ns"]  # type: ignore[return-value]
+
+    def cgroups(self) -> Dict[str, str]:
+        """Hierarchy ("" for cgroup2, else its controllers or name=) -> path."""
+        out = {}
+        for line in self._text("cgroup").splitlines():
+            _id, _, rest = line.partition(":")
+            names, _, path = rest.partition(":")
+            out[names] = path
+        return out
+
+    # --- rules.Facts --------------------------------------------------------------------
+
+    def comm(self) -> str:
+        return self._text("comm").rstrip("\n")
+
+    def exe(self) -> Optional[str]:
+        if "exe" not in self._cache:
+            try:
+                target = os.readlink(f"{self.proc_root}/{self.pid}/exe")
+            except OSError:  # a kernel thread, another user's process without CAP_SYS_PTRACE, gone
+                target = None
+            if target is not None and target.endswith(" (deleted)"):
+                target = target[: -len(" (deleted)")]  # upgraded under it: the path it ran from
+            self._cache["exe"] = target
+        return self._cache["exe"]  # type: ignore[return-value]
+
+    def argv(self) -> List[str]:
+        text = self._text("cmdline")
+        return text.split("\0")[:-1] if text.endswith("\0") else text.split("\0") if text else []
+
+    def uid(self) -> int:
+        return int(self._status("Uid")[1])  # effective, as cgrulesengd matched
+
+    def gids(self) -> Tuple[int, ...]:
+        effective = int(self._status("Gid")[1])
+        return tuple(dict.fromkeys([effective] + [int(g) for g in self._status("Groups")]))
+
+    def cgroup(self) -> str:
+        """The process's origin: the cgroup systemd tracks it in (name=systemd on a v1 or
+        hybrid host under systemd, else the cgroup2 line), or the first hierarchy's."""
+        where = self.cgroups()
+        for key in ("name=systemd", ""):
+            if key in where:
+                return where[key]
+        return next(iter(where.values()), "/")
+
+    def parent(self) -> Optional["ProcFacts"]:
+        if "parent" not in self._cache:
+            try:
+                ppid = self.ppid()
+            except ProcessGone:
+                ppid = 0
+            self._cache["parent"] = ProcFacts(ppid, self.proc_root) if ppid > 0 else None
+        return self._cache["parent"]  # type: ignore[return-value]

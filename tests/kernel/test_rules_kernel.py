@@ -1,0 +1,96 @@
+"""The rules engine against the real kernel (this host, and the pure v2 guest): cgmand places a
+program the moment it starts, however it is started, leaves other processes alone, and places
+what ran before it started. Each test's program is a copy of sleep under a unique name, so
+the rules match this test's processes and nothing else on the machine."""
+
+from __future__ import annotations
+
+import secrets
+import shutil
+import subprocess
+
+import pytest
+
+from conftest import home, running_cgmand, wait_until
+
+
+@pytest.fixture(name="program")
+def _program():
+    """A copy of sleep named cgt<random> (a comm of 15 characters at most), in a directory
+    every user may run it from (pytest's tmp_path is root's alone)."""
+    import tempfile
+    from pathlib import Path
+
+    where = Path(tempfile.mkdtemp(prefix="cgman-rules."))
+    try:
+        where.chmod(0o755)
+        name = f"cgt{secrets.token_hex(5)}"
+        shutil.copy(shutil.which("sleep"), where / name)
+        yield where / name
+    finally:
+        shutil.rmtree(where)
+
+
+def rules(kenv, program, extra: str = "") -> None:
+    kenv.config(f'[group."jail"]\npids.max = 100\n[group."other"]\npids.max = 100\n'
+                f'[[rule]]\nname = "by-comm"\ncomm = "{program.name}"\nplace = "jail"\n'
+                f'[[rule]]\nname = "by-exe"\nexe = "{program.parent}/*-link-target"\nplace = "other"\n' + extra)
+
+
+def group_of(kenv, pid: int) -> str:
+    where = home("pids")
+    with open(f"/proc/{pid}/cgroup") as handle:
+        for line in handle:
+            _id, names, path = line.rstrip("\n").split(":", 2)
+            if (where == "unified" and names == "") or "pids" in names.split(","):
+                return path
+    return ""
+
+
+def started(kenv, argv, **kw) -> subprocess.Popen:
+    proc = subprocess.Popen(argv, **kw)
+    kenv.procs.append(proc)
+    return proc
+
+
+def test_a_matching_program_is_placed_however_it_starts(kenv, tmp_path, program):
+    rules(kenv, program)
+    with running_cgmand(kenv, tmp_path):
+        jail = f"{kenv.prefix}/jail"
+        direct = started(kenv, [str(program), "60"])
+        via_shell = started(kenv, ["sh", "-c", f"{program} 60; true"])  # a child of the shell
+        exec_shell = started(kenv, ["sh", "-c", f"exec {program} 60"])  # the shell becomes it
+        as_nobody = started(kenv, [str(program), "60"], user=65534, group=65534, extra_groups=[])
+        for proc in (direct, exec_shell, as_nobody):
+            assert wait_until(lambda: group_of(kenv, proc.pid) == jail, 10), proc.args
+        child = lambda: [int(p) for p in subprocess.run(["pgrep", "-P", str(via_shell.pid)], capture_output=True,
+                                                          text=True).stdout.split()]
+        assert wait_until(lambda: child() and group_of(kenv, child()[0]) == jail, 10)
+
+
+def test_a_symlink_is_matched_by_exe_and_its_own_comm(kenv, tmp_path, program):
+    target = program.parent / f"{program.name[:6]}-link-target"
+    shutil.copy(program, target)
+    link = program.parent / "cgtlink"  # comm is the name it was run by: the link's
+    link.symlink_to(target)
+    rules(kenv, program)
+    with running_cgmand(kenv, tmp_path):
+        proc = started(kenv, [str(link), "60"])
+        assert wait_until(lambda: group_of(kenv, proc.pid) == f"{kenv.prefix}/other", 10)
+
+
+def test_other_processes_stay_and_running_ones_are_placed_at_start(kenv, tmp_path, program):
+    before = started(kenv, [str(program), "60"])  # runs before cgmand starts
+    bystander = started(kenv, ["sleep", "60"])
+    origin = group_of(kenv, bystander.pid)
+    rules(kenv, program)
+    with running_cgmand(kenv, tmp_path):
+        assert group_of(kenv, before.pid) == f"{kenv.prefix}/jail"  # placed before READY=1
+        later = started(kenv, ["sleep", "60"])
+        code, out, _ = kenv.cgman("status", "--json")
+        assert code == 0
+        import json
+
+        counters = json.loads(out)["daemon"]["rules"]
+        assert counters["rules"] == 2 and counters["placed"] >= 1 and counters["rescans"] >= 1, counters
+    assert group_of(kenv, bystander.pid) == origin and group_of(kenv, later.pid) == origin

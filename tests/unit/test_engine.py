@@ -1,0 +1,190 @@
+"""The rules engine (cgmand/engine.py) on a fake hybrid host and a fake /proc: what it places,
+what it leaves alone and why, and how it recovers when the kernel drops events."""
+
+from __future__ import annotations
+
+import queue
+import time
+
+import pytest
+
+from cgmand import commands, engine as engine_mod, procevents as pe, sticky
+from cgmand.kernel import attach, hostinfo
+from cgmand.kernel.procconnector import Overrun
+from fakes import build, hybrid_host_with_web, write_config
+
+CONF = ('[group."web"]\ncpu.weight = 200\n'
+        '[[rule]]\nname = "builds"\ncomm = "cc1*"\nplace = "web"\n'
+        '[[rule]]\nname = "shells"\ncomm = "bash"\nignore = true\n'
+        '[[rule]]\nname = "forced"\ncomm = "miner"\nforce = true\nplace = "web"\n')
+
+
+def proc(tmp_path, pid, comm="cc1plus", ppid=1, start=100, uid=1000, cgroup="/", flags=0, state="S"):
+    build(tmp_path / "proc" / str(pid), {
+        "status": f"Name:\t{comm}\nTgid:\t{pid}\nUid:\t{uid}\t{uid}\t{uid}\t{uid}\nGid:\t{uid}\t{uid}\t{uid}\t{uid}\n"
+                  "Groups:\t\n",
+        "stat": f"{pid} ({comm}) {state} {ppid} 0 0 0 0 {flags} " + " ".join(["0"] * 12) + f" {start} 0\n",
+        "comm": comm + "\n", "cmdline": comm + "\0",
+        "cgroup": f"4:memory:/\n3:cpu:{cgroup}\n0::/\n"})
+
+
+class FakeConnector:
+    def __init__(self):
+        self.items: queue.SimpleQueue = queue.SimpleQueue()
+        self.rcvbuf = 1 << 20
+        self.grown = []
+
+    def receive(self):
+        item = self.items.get()
+        if item == "overrun":
+            raise Overrun()
+        if item == "closed":
+            raise OSError("closed")
+        return item
+
+    def grow(self, size):
+        self.grown.append(size)
+        return size
+
+    def drops(self):
+        return 0
+
+    def close(self):
+        self.items.put("closed")
+
+
+@pytest.fixture(name="made")
+def _made(tmp_path, monkeypatch):
+    roots = hybrid_host_with_web(tmp_path)
+    write_config(roots, "10.toml", CONF)
+    desired = commands.load_config(roots)
+    host = hostinfo.detect(desired.manager, roots, offered=False)
+    moved, logged = [], []
+    real = attach.move
+
+    def move(pid, targets):  # as the kernel would show it
+        moved.append(pid)
+        done = real(pid, targets)
+        lines = [f"{i + 1}:{t.hierarchy.key}:{t.path}" if t.hierarchy.version == 1 else f"0::{t.path}"
+                 for i, t in enumerate(targets)]
+        (tmp_path / "proc" / str(pid) / "cgroup").write_text("\n".join(lines) + "\n")
+        return done
+
+    monkeypatch.setattr(attach, "move", move)
+    marks = sticky.Marks()
+    made = engine_mod.Engine(roots, host, desired.rules, lambda: marks, lambda event, **f: logged.append(event),
+                             connector=FakeConnector())
+    made.moved, made.logged, made.sticky_marks, made.tmp = moved, logged, marks, tmp_path
+    made.log = lambda event, **f: logged.append((event, f))
+    return made
+
+
+def test_a_matching_process_is_placed_once(made):
+    proc(made.tmp, 500)
+    assert made.place(500) == "placed" and made.moved == [500], made.logged
+    assert made.place(500) == "in_place" and made.moved == [500]  # a second look changes nothing
+    assert ("rules_placed", {"pid": 500, "rule": "builds", "group": "web"}) in made.logged
+
+
+@pytest.mark.parametrize("kwargs, outcome", [
+    ({"comm": "vim"}, "unmatched"),
+    ({"comm": "bash"}, "ignored"),
+])
+def test_unmatched_and_ignored_stay(made, kwargs, outcome):
+    proc(made.tmp, 500, **kwargs)
+    assert made.place(500) == outcome and made.moved == []
+
+
+@pytest.mark.parametrize("kwargs", [{"flags": 0x00200000}, {"state": "Z"}])
+def test_kernel_threads_and_zombies_are_never_looked_at(made, kwargs):
+    proc(made.tmp, 500, **kwargs)
+    assert made.place(500) is None and made.moved == [] and made.counters.examined == 0
+
+
+def test_pid_1_and_cgmand_itself_are_never_moved(made):
+    proc(made.tmp, 1)
+    assert made.place(1) is None
+    made.own_pid = 500
+    proc(made.tmp, 500)
+    assert made.place(500) is None and made.moved == []
+
+
+def test_a_process_gone_is_counted_not_an_error(made):
+    assert made.place(4242) == "gone"
+
+
+def test_sticky_processes_stay_unless_the_rule_forces(made):
+    proc(made.tmp, 400, comm="bash", start=7)
+    proc(made.tmp, 500, ppid=400, start=8)
+    proc(made.tmp, 501, comm="miner", ppid=400, start=9)
+    made.sticky_marks.stick((400, 7), "elsewhere", 0.0)  # a parent placed by hand: its children too
+    assert made.place(500) == "sticky"
+    assert made.place(501) == "placed" and made.moved == [501]
+
+
+def test_processes_in_other_containers_are_left_alone(made, monkeypatch):
+    proc(made.tmp, 500)
+    monkeypatch.setattr(made, "init_ns", 1)
+    from cgmand.kernel import procfacts
+
+    monkeypatch.setattr(procfacts.ProcFacts, "pid_namespace", lambda self: 2)
+    assert made.place(500) == "origin_refused" and made.moved == []
+
+
+def test_events_exec_and_the_scan_at_start(made):
+    proc(made.tmp, 500)  # already running when the engine starts: the scan places it
+    made.start()
+    proc(made.tmp, 600, comm="cc1")
+    made.connector.items.put(pe.parse(pe.build(pe.EXEC, 600, 600)))
+    made.connector.items.put(pe.parse(pe.build(pe.EXEC, 601, 600)))  # a thread's: ignored
+    assert wait(lambda: sorted(made.moved) == [500, 600])
+    assert made.counters.rescans == 1 and made.counters.events == 1
+    made.stop()
+
+
+def test_an_overflow_grows_the_buffer_and_rescans_once(made, monkeypatch):
+    monkeypatch.setattr(engine_mod, "RESCAN_DELAY", 0.05)
+    made.start()
+    assert wait(lambda: made.counters.rescans == 1)
+    proc(made.tmp, 700)  # started while events were lost
+    for _ in range(3):
+        made.connector.items.put("overrun")
+    assert wait(lambda: made.moved == [700])
+    assert made.counters.overflows == 3 and made.counters.rescans == 2  # one scan for the storm
+    assert made.connector.grown[:2] == [2 << 20, 4 << 20]
+    made.stop()
+
+
+def test_uid_events_matter_only_to_rules_about_users(made):
+    proc(made.tmp, 500)
+    made.handle(pe.parse(pe.build(pe.UID, 500, 500, 0, 0)))
+    assert made.moved == []  # no rule looks at users
+    made.update(made.rules[:0], made.host)
+    assert made.place(500) is None  # no rules: nothing examined
+
+
+def wait(check, seconds=5.0):
+    deadline = time.time() + seconds
+    while time.time() < deadline:
+        if check():
+            return True
+        time.sleep(0.01)
+    return check()
+
+
+def test_explain_shows_each_rule_verdict_and_the_destination(made, capsys):
+    from cgmand import cli
+
+    proc(made.tmp, 500, comm="cc1plus", uid=1000)
+    roots = made.roots
+    code = cli.main(["--config-dir", roots.config_dir, "--cgroup-root", roots.cgroup_root, "--proc-root",
+                     roots.proc_root, "--run-root", roots.run_root, "explain", "500"])
+    out = capsys.readouterr().out
+    assert code == 0
+    assert "1. builds" in out and "MATCH: comm 'cc1plus' matches 'cc1*'  <- first match" in out
+    assert "2. shells" in out and "no: comm 'cc1plus' does not match 'bash'" in out
+    assert out.rstrip().endswith("=> rule 'builds': placed in web")
+    assert made.moved == []  # explain moves nothing
+    code = cli.main(["--config-dir", roots.config_dir, "--cgroup-root", roots.cgroup_root, "--proc-root",
+                     roots.proc_root, "--run-root", roots.run_root, "explain", "4242"])
+    assert code == 1 and "no process 4242" in capsys.readouterr().err
