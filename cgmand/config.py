@@ -32,7 +32,7 @@ from cgmand.values import ValueProblem, show
 
 
 TOP_LEVEL = ("group", "manager", "rule", "template")
-MANAGER_KEYS = ("root", "systemd_unit", "drift_interval", "log_format", "rescan_on_reload")
+MANAGER_KEYS = ("root", "systemd_unit", "drift_interval", "log_format", "rescan_on_reload", "events_buffer")
 LOG_FORMATS = ("auto", "console", "logfmt", "json")
 PERM_KEYS = {"admin": ("uid", "gid", "dperm", "fperm"), "task": ("uid", "gid", "fperm")}
 
@@ -297,6 +297,16 @@ def _parse_manager(table: Any, fragment: Fragment) -> None:
                 if value not in LOG_FORMATS:
                     raise ValueError(f"expected one of {', '.join(LOG_FORMATS)}")
                 fragment.manager["log_format"] = value
+            elif key == "events_buffer":
+                from cgmand.values import Size
+
+                try:
+                    size = Size().parse(value)
+                except ValueError:
+                    size = None
+                if not isinstance(size, int) or not 4096 <= size <= 1 << 30:
+                    raise ValueError('expected the proc connector\'s receive buffer, from "4K" to "1G"')
+                fragment.manager["events_buffer"] = size
             elif key == "rescan_on_reload":
                 if value not in (True, False):
                     raise ValueError("expected true or false")

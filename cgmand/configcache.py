@@ -49,7 +49,8 @@ def _to_data(state: DesiredState) -> Any:
     m = state.manager
     # Rules as written (plain data: compiled patterns do not marshal), read again on load.
     rules = [(r.source, r.position, r.raw) for r in state.rules]
-    return ((m.root, m.systemd_unit, m.root_set, m.drift_interval, m.log_format, m.rescan_on_reload),
+    return ((m.root, m.systemd_unit, m.root_set, m.drift_interval, m.log_format, m.rescan_on_reload,
+             m.events_buffer),
             _groups(state.groups),
             state.sources, rules, _groups(state.templates))
 

@@ -29,7 +29,7 @@ import sys
 import time
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # typing costs start-up time; annotations are strings anyway
-    from typing import Any, List, Optional
+    from typing import Any, Dict, List, Optional
 
     from cgmand.model import DesiredState
     from cgmand.roots import Roots
@@ -42,6 +42,7 @@ DEBOUNCE = 0.05  # seconds of quiet after a config change before reloading (edit
 # Sticky marks are copied down to descendants and pruned this often (cgmand/sticky.py):
 # a child is covered on its own once a settle saw it, so its parent may then exit.
 STICKY_SETTLE = 5.0
+INSTANCE_GRACE = 10.0  # seconds a new template group may stay empty: its process is on its way
 
 
 class Notifier:
@@ -85,6 +86,10 @@ class Daemon:
         self.marks = stickyfile.load(roots.run_root)  # processes placed by hand (cgmand/sticky.py)
         self._host = None  # the host model place requests use (placement_host)
         self.engine = None  # the rules engine, while there are rules (cgmand/engine.py)
+        # Groups made from templates for the rules (name -> pattern), kept while in use:
+        # part of every desired state from now on, persisted for a restart.
+        self.instances: Dict[str, str] = _load_instances(roots.run_root)
+        self.instance_born: Dict[str, float] = {name: time.monotonic() for name in self.instances}
         self.rules_error: Optional[str] = None  # why the rules cannot run here, if they cannot
 
     # --- lifecycle ---------------------------------------------------------------------
@@ -97,7 +102,7 @@ class Daemon:
 
         key = snapshot.key(self.roots)
         try:
-            desired = commands.load_config(self.roots, self.memo)
+            desired = self.with_instances(commands.load_config(self.roots, self.memo))
             self.reconcile("start", desired, key, strict=True)
         except ConfigErrors as err:
             log.logger().error("config_invalid", error=err.render())
@@ -143,7 +148,7 @@ class Daemon:
         next_settle = None  # while there are sticky marks: every STICKY_SETTLE seconds
         while True:
             now = time.monotonic()
-            if next_settle is None and self.marks:
+            if next_settle is None and (self.marks or self.instances):
                 next_settle = now + STICKY_SETTLE
             deadlines = [d for d in (next_ping, next_drift, next_settle) if d is not None]
             try:
@@ -170,8 +175,11 @@ class Daemon:
                 reply(self.state())
             elif event in ("place", "sticky") and reply is not None:
                 reply(self.answer(event, reply))
+            elif event == "instantiate" and reply is not None:
+                reply(self.instantiate(reply.body["name"], reply.body["pattern"]))
             if next_settle is not None and now >= next_settle:
                 self.settle_marks()
+                self.prune_instances()
                 next_settle = None
             due = next_drift is not None and now >= next_drift
             if due and event != "reload":
@@ -206,7 +214,7 @@ class Daemon:
         self.notify.send("RELOADING=1", f"MONOTONIC_USEC={time.monotonic_ns() // 1000}")
         key = snapshot.key(self.roots)  # before reading: what the files were when read
         try:
-            desired = commands.load_config(self.roots, self.memo)
+            desired = self.with_instances(commands.load_config(self.roots, self.memo))
             self.reconcile("reload", desired, key, before=self.baseline if edit else None, strict=True)
             self.desired, self.config_error = desired, None
             self.follow_rules(rescan=desired.manager.rescan_on_reload)
@@ -230,6 +238,11 @@ class Daemon:
 
         if desired is None and self.config_error:
             desired = self.desired
+        elif desired is None and self.instances:  # the files alone would drop the template groups
+            try:
+                desired = self.with_instances(commands.load_config(self.roots, self.memo))
+            except ConfigErrors:
+                desired = self.desired
         self._host = None
         started = time.monotonic()
         # The files as they were before they were read (now, for a drift check).
@@ -298,7 +311,8 @@ class Daemon:
         def note(event: str, **fields: Any) -> None:
             log.logger().info(event, **fields)
 
-        engine = Engine(self.roots, self.placement_host(), rules, lambda: self.marks, note)
+        engine = Engine(self.roots, self.placement_host(), rules, lambda: self.marks, note, instantiate=self.ask_instance,
+                        buffer=self.desired.manager.events_buffer)
         try:
             engine.start()
         except (CgmanError, OSError) as err:  # no proc connector here: groups are still kept
@@ -307,6 +321,105 @@ class Daemon:
             return
         self.engine, self.rules_error = engine, None
         log.logger().info("rules_started", rules=len(rules))
+
+    # --- groups from templates (cgmand/rules.py: place = "batch/%u") -----------------------
+
+    def with_instances(self, desired: DesiredState) -> DesiredState:
+        """``desired`` and the template groups in use; one whose template is gone is dropped."""
+        if not self.instances:
+            return desired
+        groups = dict(desired.groups)
+        for name, pattern in list(self.instances.items()):
+            template = desired.templates.get(pattern)
+            if template is None:
+                self._forget_instance(name)
+            elif name not in groups:
+                groups[name] = template._replace(name=name, source=f"{template.source} (template {pattern})")
+        return desired._replace(groups=groups)
+
+    def instantiate(self, name: str, pattern: str) -> dict:
+        """Make group ``name`` from template ``pattern`` (the engine asks, from its thread,
+        through the queue): part of the desired state from now on, reconciled now."""
+        desired = self.desired
+        if desired is None or pattern not in desired.templates:
+            return {"ok": False, "error": f"no template {pattern!r} in the configuration in force"}
+        if name not in self.instances and name not in desired.groups:
+            self.instances[name] = pattern
+            self.instance_born[name] = time.monotonic()
+            self._save_instances()
+            wanted = self.with_instances(desired)
+            self.reconcile("template", wanted, None, before=self.baseline)
+            self.desired = wanted
+            log.logger().info("template_group_made", group=name, template=pattern)
+        return {"ok": True}
+
+    def prune_instances(self) -> None:
+        """Template groups nobody is in any more (after a grace period: the engine moves a
+        process in just after making one) leave the desired state, and so the kernel."""
+        gone = [name for name in self.instances
+                if time.monotonic() - self.instance_born.get(name, 0.0) > INSTANCE_GRACE and not self._populated(name)]
+        if not gone or self.desired is None:
+            return
+        for name in gone:
+            self._forget_instance(name)
+        groups = {n: g for n, g in self.desired.groups.items() if n not in gone}
+        wanted = self.desired._replace(groups=groups)
+        self.reconcile("template", wanted, None)
+        self.desired = wanted
+        log.logger().info("template_groups_removed", groups=",".join(sorted(gone)))
+
+    def _forget_instance(self, name: str) -> None:
+        self.instances.pop(name, None)
+        self.instance_born.pop(name, None)
+        self._save_instances()
+
+    def _populated(self, name: str) -> bool:
+        from cgmand import targets
+        from cgmand.kernel.cgroupfs import CgroupFS
+        from cgmand.errors import KernelError
+
+        try:
+            chosen = targets.resolve(self.placement_host(), [targets.parse(f"*:{name}")])
+        except CgmanError:
+            return False
+        for target in chosen:
+            fs = CgroupFS(target.hierarchy)
+            try:
+                if target.hierarchy.version == 2:
+                    if "populated 1" in fs.read(target.path, "cgroup.events").splitlines():
+                        return True
+                elif fs.read(target.path, "cgroup.procs").strip():
+                    return True
+            except KernelError:
+                continue  # not in that hierarchy
+        return False
+
+    def _save_instances(self) -> None:
+        import json
+
+        from cgmand.kernel import runfiles
+
+        try:
+            runfiles.write_atomically(os.path.join(self.roots.run_root, "cgman", "instances.json"),
+                                      json.dumps(self.instances, sort_keys=True).encode())
+        except OSError as err:
+            log.logger().error("template_groups_unsaved", error=str(err))
+
+    def ask_instance(self, name: str, pattern: str) -> Optional[str]:
+        """For the engine's thread: have the loop make the group; why not, or None."""
+        import threading
+
+        from cgmand.control import Request
+
+        if threading.current_thread() is threading.main_thread():  # the start-up scan: the loop is us
+            answer = self.instantiate(name, pattern)
+            return None if answer.get("ok") else answer.get("error", "refused")
+        pending = Request({"name": name, "pattern": pattern}, (os.getpid(), 0, 0))
+        self.events.put(("instantiate", pending))
+        answer = pending.wait(60.0)
+        if answer is None:
+            return "cgmand did not make the group in time"
+        return None if answer.get("ok") else answer.get("error", "refused")
 
     def placement_host(self):
         """The host model of the configuration in force, for place requests: detected once,
@@ -366,6 +479,19 @@ class Daemon:
                 "rules": self.engine.state() if self.engine is not None else
                 {"rules": len(self.desired.rules) if self.desired else 0, "error": self.rules_error}}
 
+
+
+def _load_instances(run_root: str) -> Dict[str, str]:
+    import json
+
+    from cgmand.kernel import runfiles
+
+    data = runfiles.read_trusted(os.path.join(run_root, "cgman", "instances.json"))
+    try:
+        loaded = json.loads(data) if data else {}
+    except ValueError:
+        return {}
+    return {str(k): str(v) for k, v in loaded.items()} if isinstance(loaded, dict) else {}
 
 
 def _first_line(err: CgmanError) -> str:

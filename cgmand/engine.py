@@ -52,10 +52,13 @@ class Counters:
 
 class Engine:
     def __init__(self, roots: Any, host: Any, rules: Sequence[rulebook.Rule], marks: Callable[[], Any],
-                 log: Callable[..., None], connector: Any = None):
+                 log: Callable[..., None], connector: Any = None,
+                 instantiate: Optional[Callable[[str, str], Optional[str]]] = None, buffer: int = 8 << 20):
         """``host``: the host model to resolve groups with; ``marks``: returns the
         sticky marks now; ``log(event, **fields)``; ``connector``: a started
-        kernel/procconnector.Connector (tests give a fake)."""
+        kernel/procconnector.Connector (tests give a fake); ``instantiate(group,
+        pattern)``: has cgmand make a template's group (None, or why not)."""
+        self.instantiate, self.buffer = instantiate, buffer
         self.roots, self.host, self.rules, self.marks, self.log = roots, host, tuple(rules), marks, log
         self.counters = Counters()
         self.work: queue.SimpleQueue = queue.SimpleQueue()
@@ -74,7 +77,7 @@ class Engine:
         if self.connector is None:
             from cgmand.kernel.procconnector import Connector
 
-            self.connector = Connector(MASK)
+            self.connector = Connector(MASK, rcvbuf=self.buffer)
         self._thread(self._read, "rules-reader")
         self._rescan()  # after the subscription: nothing started in between is missed
         self._thread(self._serve, "rules-worker")
@@ -224,7 +227,15 @@ class Engine:
 
         try:
             chosen = targets.resolve(self.host, [targets.parse(f"*:{group}")])
-            present = attach.check(chosen)
+            try:
+                present = attach.check(chosen)
+            except attach.AttachError as err:
+                if err.reference != "group-missing" or "%" not in (rule.place or "") or self.instantiate is None:
+                    raise
+                why = self.instantiate(group, rule.place)  # a template's group, made on first use
+                if why is not None:
+                    raise CgmanError(f"cannot make {group} from template {rule.place}: {why}") from None
+                present = attach.check(chosen)
         except CgmanError as err:
             self.log("rules_move_failed", pid=pid, rule=rule.name, group=group, error=err.render())
             return "failed"

@@ -63,8 +63,10 @@ GroupSpec = namedtuple("GroupSpec", "name settings controllers perm source",
 #   drift_interval: float = 60 -- cgmand: seconds between drift checks (0: never)
 #   log_format: str = "auto" -- cgmand: console on a tty, else logfmt; or "logfmt", "json", "console"
 #   rescan_on_reload: bool = False -- cgmand: apply a reloaded rule set to running processes too
-ManagerSpec = namedtuple("ManagerSpec", "root systemd_unit root_set drift_interval log_format rescan_on_reload",
-                         defaults=(DEFAULT_ROOT, DEFAULT_SYSTEMD_UNIT, False, 60.0, "auto", False))
+#   events_buffer: int = 8 MiB -- cgmand: the proc connector socket's receive buffer (it grows on overflow)
+ManagerSpec = namedtuple("ManagerSpec",
+                         "root systemd_unit root_set drift_interval log_format rescan_on_reload events_buffer",
+                         defaults=(DEFAULT_ROOT, DEFAULT_SYSTEMD_UNIT, False, 60.0, "auto", False, 8 << 20))
 
 #   manager: ManagerSpec = ManagerSpec()
 #   groups: Mapping[str, GroupSpec] = {} -- the default is a read-only empty mapping

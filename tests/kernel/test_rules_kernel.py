@@ -6,6 +6,7 @@ the rules match this test's processes and nothing else on the machine."""
 from __future__ import annotations
 
 import secrets
+import time
 import shutil
 import subprocess
 
@@ -94,3 +95,39 @@ def test_other_processes_stay_and_running_ones_are_placed_at_start(kenv, tmp_pat
         counters = json.loads(out)["daemon"]["rules"]
         assert counters["rules"] == 2 and counters["placed"] >= 1 and counters["rescans"] >= 1, counters
     assert group_of(kenv, bystander.pid) == origin and group_of(kenv, later.pid) == origin
+
+
+def test_a_template_group_is_made_for_its_user_and_removed_once_empty(kenv, tmp_path, program):
+    """place = "per-user/%U": cgmand makes per-user/<uid> from the template on first use (with
+    the template's knobs), and removes it once nobody is in it (after a 10 s grace period)."""
+    kenv.config(f'[group."per-user"]\npids.max = 1000\n[template."per-user/%U"]\npids.max = 77\n'
+                f'[[rule]]\nname = "mine"\ncomm = "{program.name}"\nplace = "per-user/%U"\n')
+    with running_cgmand(kenv, tmp_path):
+        proc = started(kenv, [str(program), "60"], user=65534, group=65534, extra_groups=[])
+        assert wait_until(lambda: group_of(kenv, proc.pid) == f"{kenv.prefix}/per-user/65534", 10)
+        assert kenv.read(home("pids"), "per-user/65534", "pids.max") == "77"
+        kenv.stop(proc)
+        assert wait_until(lambda: not kenv.path(home("pids"), "per-user/65534").exists(), 40)
+        assert kenv.path(home("pids"), "per-user").exists()
+
+
+def test_a_forced_overflow_is_recovered_by_the_rescan(kenv, tmp_path, program):
+    """A tiny receive buffer and an exec storm: the kernel drops events, cgmand counts the
+    overflow, grows the buffer and scans /proc again, and no long-lived matching process is
+    left where it started."""
+    import json
+
+    rules(kenv, program)
+    (kenv.conf / "20-buffer.toml").write_text('[manager]\nevents_buffer = "4K"\n')
+    storm = "for i in $(seq 1500); do /bin/true; done"
+    with running_cgmand(kenv, tmp_path):
+        loops = [started(kenv, ["sh", "-c", storm]) for _ in range(4)]
+        time.sleep(0.2)
+        lasting = [started(kenv, [str(program), "60"]) for _ in range(5)]
+        for loop in loops:
+            loop.wait(timeout=120)
+        jail = f"{kenv.prefix}/jail"
+        assert wait_until(lambda: all(group_of(kenv, p.pid) == jail for p in lasting), 20)
+        code, out, _ = kenv.cgman("status", "--json")
+        counters = json.loads(out)["daemon"]["rules"]
+    assert counters["overflows"] >= 1 and counters["rescans"] >= 2, counters

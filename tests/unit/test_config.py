@@ -296,7 +296,7 @@ def test_bad_manager_values(text, rendered):
     ('[manager]\nsystemd = "x"\n',
      'f.toml: manager.systemd: unknown key "systemd"\n  hint: did you mean "systemd_unit"?'),
     ("[manager]\nxyz = 1\n", 'f.toml: manager.xyz: unknown key "xyz"\n'
-     '  hint: expected one of root, systemd_unit, drift_interval, log_format, rescan_on_reload'),
+     '  hint: expected one of root, systemd_unit, drift_interval, log_format, rescan_on_reload, events_buffer'),
 ])
 def test_unknown_manager_key_with_did_you_mean(text, rendered):
     """Unknown manager keys get a "did you mean" or the list of known keys."""
