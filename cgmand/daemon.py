@@ -304,15 +304,16 @@ class Daemon:
                 log.logger().info("rules_stopped")
             return
         if self.engine is not None:
-            self.engine.update(rules, self.placement_host(), rescan=rescan)
+            self.engine.update(self.desired, self.placement_host(), rescan=rescan)
             return
         from cgmand.engine import Engine
 
         def note(event: str, **fields: Any) -> None:
             log.logger().info(event, **fields)
 
-        engine = Engine(self.roots, self.placement_host(), rules, lambda: self.marks, note, instantiate=self.ask_instance,
-                        buffer=self.desired.manager.events_buffer)
+        engine = Engine(self.roots, self.placement_host(), self.desired, lambda: self.marks, note,
+                        instantiate=self.ask_instance, buffer=self.desired.manager.events_buffer,
+                        log_debug=lambda event, **fields: log.logger().debug(event, **fields))
         try:
             engine.start()
         except (CgmanError, OSError) as err:  # no proc connector here: groups are still kept

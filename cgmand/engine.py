@@ -51,15 +51,19 @@ class Counters:
 
 
 class Engine:
-    def __init__(self, roots: Any, host: Any, rules: Sequence[rulebook.Rule], marks: Callable[[], Any],
+    def __init__(self, roots: Any, host: Any, desired: Any, marks: Callable[[], Any],
                  log: Callable[..., None], connector: Any = None,
-                 instantiate: Optional[Callable[[str, str], Optional[str]]] = None, buffer: int = 8 << 20):
-        """``host``: the host model to resolve groups with; ``marks``: returns the
+                 instantiate: Optional[Callable[[str, str], Optional[str]]] = None, buffer: int = 8 << 20,
+                 log_debug: Optional[Callable[..., None]] = None):
+        """``host``: the host model to resolve groups with; ``desired``: the configuration
+        in force (its rules, and its groups' controllers); ``marks``: returns the
         sticky marks now; ``log(event, **fields)``; ``connector``: a started
         kernel/procconnector.Connector (tests give a fake); ``instantiate(group,
         pattern)``: has cgmand make a template's group (None, or why not)."""
         self.instantiate, self.buffer = instantiate, buffer
-        self.roots, self.host, self.rules, self.marks, self.log = roots, host, tuple(rules), marks, log
+        self.log_debug = log_debug or (lambda event, **fields: None)  # per process: not logged by default
+        self.roots, self.marks, self.log = roots, marks, log
+        self._set(desired, host)
         self.counters = Counters()
         self.work: queue.SimpleQueue = queue.SimpleQueue()
         self.connector = connector
@@ -87,11 +91,16 @@ class Engine:
         thread.start()
         self.threads.append(thread)
 
-    def update(self, rules: Sequence[rulebook.Rule], host: Any, rescan: bool = False) -> None:
-        """A new rule set (already validated whole), swapped in at once."""
-        self.rules, self.host = tuple(rules), host
+    def update(self, desired: Any, host: Any, rescan: bool = False) -> None:
+        """A new configuration (already validated whole): its rules swapped in at once."""
+        self._set(desired, host)
         if rescan:
             self.work.put(RESCAN)
+
+    def _set(self, desired: Any, host: Any) -> None:
+        # One assignment of a tuple each: the worker sees the old set or the new one.
+        self.rules, self.host, self.desired = tuple(desired.rules), host, desired
+        self._resolved: Dict[str, list] = {}  # destination -> the cgroups to write its processes to
 
     def stop(self) -> None:
         self.stopped = True
@@ -186,17 +195,16 @@ class Engine:
             return None
         facts = ProcFacts(pid, self.roots.proc_root)
         try:
-            if facts.kernel_thread() or facts.state() in ("Z", "X"):
-                return None
-            if facts.tgid() != pid:
-                return None  # a thread: its process is what moves
+            # Most processes match no rule: decide first, on what the rules read (comm
+            # first: the smallest file), and look further only at a match.
             self.counters.examined += 1
-            decision = rulebook.decide(rules, facts)
-            rule = decision.rule
+            rule = rulebook.decide(rules, facts).rule
             if rule is None:
                 return "unmatched"
             if rule.ignore:
                 return "ignored"
+            if facts.kernel_thread() or facts.state() in ("Z", "X"):
+                return None
             kind = origins.origin(facts.cgroup(), self.host.base, self.host.systemd is not None,
                                   self._container(facts))
             if not origins.allowed(kind, rule.origins):
@@ -204,7 +212,7 @@ class Engine:
             identity = facts.identity()
             if not rule.force and self._sticky(pid):
                 return "sticky"
-            return self._move(pid, identity, rulebook.destination(rule, facts), rule)
+            return self._move(pid, identity, rulebook.destination(rule, facts), rule, facts)
         except ProcessGone:
             return "gone"
 
@@ -220,35 +228,69 @@ class Engine:
 
         return marks.is_sticky(procinfo.line(pid, self.roots.proc_root))
 
-    def _move(self, pid: int, identity: tuple, group: str, rule: rulebook.Rule) -> str:
-        from cgmand import targets
-        from cgmand.kernel import attach
-        from cgmand.verbs.classify import classify
+    def _move(self, pid: int, identity: tuple, group: str, rule: rulebook.Rule, facts: Any) -> str:
+        from cgmand.errors import CgroupGone, KernelError
+        from cgmand.kernel.cgroupfs import CgroupFS
 
         try:
-            chosen = targets.resolve(self.host, [targets.parse(f"*:{group}")])
-            try:
-                present = attach.check(chosen)
-            except attach.AttachError as err:
-                if err.reference != "group-missing" or "%" not in (rule.place or "") or self.instantiate is None:
-                    raise
-                why = self.instantiate(group, rule.place)  # a template's group, made on first use
-                if why is not None:
-                    raise CgmanError(f"cannot make {group} from template {rule.place}: {why}") from None
-                present = attach.check(chosen)
+            present = self._targets(group, rule)
         except CgmanError as err:
             self.log("rules_move_failed", pid=pid, rule=rule.name, group=group, error=err.render())
             return "failed"
-        if not attach.misplaced(pid, present, self.roots.proc_root):
+        from cgmand.kernel import attach
+
+        where = {attach.hierarchy_key(names): path for names, path in facts.cgroups().items()}  # read already
+        wanted = [t for t in present if where.get(t.hierarchy.key) != _expected(t)]
+        if not wanted:
             return "in_place"
-        problem = classify(pid, present, self.roots.proc_root, expected=identity)
-        if problem is None:
-            self.log("rules_placed", pid=pid, rule=rule.name, group=group)
-            return "placed"
-        if problem[0]:
+        try:
+            for target in wanted:  # the pid, once per hierarchy: the whole process moves
+                CgroupFS(target.hierarchy).write(target.path, "cgroup.procs", str(pid))
+        except ProcessGone:
             return "gone"
-        self.log("rules_move_failed", pid=pid, rule=rule.name, group=group, error=problem[1])
-        return "failed"
+        except CgroupGone:
+            self._resolved.pop(group, None)  # removed under us: look again next time
+            self.log("rules_move_failed", pid=pid, rule=rule.name, group=group, error="the group is gone")
+            return "failed"
+        except KernelError as err:
+            self.log("rules_move_failed", pid=pid, rule=rule.name, group=group, error=err.render())
+            return "failed"
+        from cgmand.kernel import procinfo
+
+        try:  # the same process? (a pid reused between the look and the write moved a newcomer)
+            if procinfo.start_time(pid, self.roots.proc_root) != identity[1]:
+                self.log("rules_pid_reused", pid=pid, group=group)
+                return "gone"
+        except ProcessGone:
+            return "gone"
+        self.log_debug("rules_placed", pid=pid, rule=rule.name, group=group)
+        return "placed"
+
+    def _targets(self, group: str, rule: rulebook.Rule) -> list:
+        """The cgroups a process placed in ``group`` is written to: the hierarchies of the
+        group's controllers (its knobs'), plus systemd's tracking ones under systemd, as
+        `cgman exec` joins them. Worked out once per group and configuration."""
+        cached = self._resolved.get(group)
+        if cached is not None:
+            return cached
+        from cgmand import targets
+        from cgmand.kernel import attach
+
+        spec = self.desired.groups.get(group) or self.desired.templates.get(rule.place or "")
+        names = _controllers(spec) if spec is not None else ()
+        text = f"{','.join(sorted(names)) if names else '*'}:{group}"
+        chosen = targets.resolve(self.host, [targets.parse(text)], mirrors=self.host.systemd is not None)
+        try:
+            present = attach.check(chosen)
+        except attach.AttachError as err:
+            if err.reference != "group-missing" or "%" not in (rule.place or "") or self.instantiate is None:
+                raise
+            why = self.instantiate(group, rule.place)  # a template's group, made on first use
+            if why is not None:
+                raise CgmanError(f"cannot make {group} from template {rule.place}: {why}") from None
+            present = attach.check(chosen)
+        self._resolved[group] = present
+        return present
 
     def state(self) -> dict:
         out = self.counters.as_dict()
@@ -257,6 +299,23 @@ class Engine:
             out["kernel_drops"] = self.connector.drops()
             out["buffer"] = self.connector.rcvbuf
         return out
+
+
+def _controllers(spec: Any) -> tuple:
+    """The controllers a group's knobs (and its empty controller tables) belong to."""
+    from cgmand import knobs
+
+    names = set(spec.controllers)
+    for key in spec.settings:
+        known = knobs.lookup(key)
+        if known is not None:
+            names.add(known[0].controller)
+    return tuple(names)
+
+
+def _expected(target: Any) -> str:
+    root = target.hierarchy.root.rstrip("/")
+    return (root + target.path) if target.path != "/" else (root or "/")
 
 
 def _pid_namespace(proc_root: str, pid: int) -> Optional[int]:

@@ -162,11 +162,12 @@ def cgroups_of(pid: "int | str", proc_root: str = "/proc") -> Dict[str, str]:
     for line in text.splitlines():
         _id, _, rest = line.partition(":")
         names, _, cgroup = rest.partition(":")
-        out[_key(names)] = cgroup
+        out[hierarchy_key(names)] = cgroup
     return out
 
 
-def _key(names: str) -> str:
+def hierarchy_key(names: str) -> str:
+    """The hierarchy key (Hierarchy.key) of a /proc/PID/cgroup line's controller list."""
     if not names:
         return "unified"
     parts = names.split(",")

@@ -101,3 +101,8 @@ def ids(pid: int, proc_root: str = "/proc") -> Tuple[Tuple[int, ...], Tuple[int,
     if len(uids) != 3 or len(gids) != 3:
         raise ProcessGone("read", f"{proc_root}/{pid}/status", 0, f"process {pid} is gone")
     return uids, gids, groups
+
+
+def start_time(pid: int, proc_root: str = "/proc") -> int:
+    """The start time of process ``pid`` (one read of its stat: ``pid`` is a process id)."""
+    return int(_stat_fields(proc_root, pid)[19])

@@ -5,7 +5,9 @@ the rules match this test's processes and nothing else on the machine."""
 
 from __future__ import annotations
 
+import os
 import secrets
+import signal
 import time
 import shutil
 import subprocess
@@ -59,14 +61,19 @@ def test_a_matching_program_is_placed_however_it_starts(kenv, tmp_path, program)
     with running_cgmand(kenv, tmp_path):
         jail = f"{kenv.prefix}/jail"
         direct = started(kenv, [str(program), "60"])
-        via_shell = started(kenv, ["sh", "-c", f"{program} 60; true"])  # a child of the shell
+        # A child of the shell: in a session of its own, so the whole group is killed at the end
+        # (cgroup v1 has no cgroup.kill to end what the shell left behind).
+        via_shell = started(kenv, ["sh", "-c", f"{program} 60; true"], start_new_session=True)
         exec_shell = started(kenv, ["sh", "-c", f"exec {program} 60"])  # the shell becomes it
         as_nobody = started(kenv, [str(program), "60"], user=65534, group=65534, extra_groups=[])
         for proc in (direct, exec_shell, as_nobody):
             assert wait_until(lambda: group_of(kenv, proc.pid) == jail, 10), proc.args
         child = lambda: [int(p) for p in subprocess.run(["pgrep", "-P", str(via_shell.pid)], capture_output=True,
                                                           text=True).stdout.split()]
-        assert wait_until(lambda: child() and group_of(kenv, child()[0]) == jail, 10)
+        try:
+            assert wait_until(lambda: child() and group_of(kenv, child()[0]) == jail, 10)
+        finally:
+            os.killpg(via_shell.pid, signal.SIGKILL)
 
 
 def test_a_symlink_is_matched_by_exe_and_its_own_comm(kenv, tmp_path, program):

@@ -9,7 +9,8 @@ import time
 import pytest
 
 from cgmand import commands, engine as engine_mod, procevents as pe, sticky
-from cgmand.kernel import attach, hostinfo
+from cgmand.kernel import hostinfo
+from cgmand.kernel.cgroupfs import CgroupFS
 from cgmand.kernel.procconnector import Overrun
 from fakes import build, hybrid_host_with_web, write_config
 
@@ -60,20 +61,24 @@ def _made(tmp_path, monkeypatch):
     desired = commands.load_config(roots)
     host = hostinfo.detect(desired.manager, roots, offered=False)
     moved, logged = [], []
-    real = attach.move
+    real = CgroupFS.write
 
-    def move(pid, targets):  # as the kernel would show it
-        moved.append(pid)
-        done = real(pid, targets)
-        lines = [f"{i + 1}:{t.hierarchy.key}:{t.path}" if t.hierarchy.version == 1 else f"0::{t.path}"
-                 for i, t in enumerate(targets)]
-        (tmp_path / "proc" / str(pid) / "cgroup").write_text("\n".join(lines) + "\n")
+    def write(self, cgroup, file, text):  # a move, as the kernel would then show it in /proc/PID/cgroup
+        done = real(self, cgroup, file, text)
+        if file == "cgroup.procs":
+            pid = int(text)
+            if pid not in moved:
+                moved.append(pid)
+            where = tmp_path / "proc" / str(pid) / "cgroup"
+            key = "" if self.hierarchy.version == 2 else self.hierarchy.key
+            lines = [line for line in where.read_text().splitlines() if line.split(":")[1] != key]
+            where.write_text("\n".join(lines + [f"9:{key}:{cgroup}"]) + "\n")
         return done
 
-    monkeypatch.setattr(attach, "move", move)
+    monkeypatch.setattr(CgroupFS, "write", write)
     marks = sticky.Marks()
-    made = engine_mod.Engine(roots, host, desired.rules, lambda: marks, lambda event, **f: logged.append(event),
-                             connector=FakeConnector())
+    made = engine_mod.Engine(roots, host, desired, lambda: marks, lambda event, **f: logged.append(event),
+                             connector=FakeConnector(), log_debug=lambda event, **f: logged.append((event, f)))
     made.moved, made.logged, made.sticky_marks, made.tmp = moved, logged, marks, tmp_path
     made.log = lambda event, **f: logged.append((event, f))
     return made
@@ -98,7 +103,7 @@ def test_unmatched_and_ignored_stay(made, kwargs, outcome):
 @pytest.mark.parametrize("kwargs", [{"flags": 0x00200000}, {"state": "Z"}])
 def test_kernel_threads_and_zombies_are_never_looked_at(made, kwargs):
     proc(made.tmp, 500, **kwargs)
-    assert made.place(500) is None and made.moved == [] and made.counters.examined == 0
+    assert made.place(500) is None and made.moved == []
 
 
 def test_pid_1_and_cgmand_itself_are_never_moved(made):
@@ -159,7 +164,7 @@ def test_uid_events_matter_only_to_rules_about_users(made):
     proc(made.tmp, 500)
     made.handle(pe.parse(pe.build(pe.UID, 500, 500, 0, 0)))
     assert made.moved == []  # no rule looks at users
-    made.update(made.rules[:0], made.host)
+    made.update(made.desired._replace(rules=()), made.host)
     assert made.place(500) is None  # no rules: nothing examined
 
 

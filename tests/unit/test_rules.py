@@ -551,7 +551,7 @@ def test_keys_are_anded_in_cost_order_and_all_reasons_are_given():
     rule = one(cmdline="build", comm="cargo", uid=1000, exe="/usr/bin/*")
     ok, why = rules.check(rule, FakeFacts(comm="cargo", exe="/usr/bin/cargo", argv=["cargo", "build"], uid=1000))
     assert ok is True
-    assert why == ("uid 1000 is 1000; comm 'cargo' matches 'cargo'; exe '/usr/bin/cargo' matches '/usr/bin/*'; "
+    assert why == ("comm 'cargo' matches 'cargo'; uid 1000 is 1000; exe '/usr/bin/cargo' matches '/usr/bin/*'; "
                    "cmdline 'cargo build' matches 'build'")
 
 
@@ -561,18 +561,27 @@ def test_one_failing_key_fails_the_rule():
     assert rules.check(rule, FakeFacts(comm="rustc", uid=1000)) == (False, "comm 'rustc' does not match 'cargo'")
 
 
+def test_a_comm_miss_reads_nothing_dearer():
+    """comm is read first (a 16-byte file, and the most selective key): a miss there reads
+    nothing else, which is what keeps most processes cheap."""
+    rule = one(cmdline="x", args="y", exe="/x", parent="p", cgroup="/**", comm="c", gid=1, uid=0)
+    facts = FakeFacts(uid=1000, comm="other", parent=FakeFacts())
+    assert rules.check(rule, facts) == (False, "comm 'other' does not match 'c'")
+    assert facts.reads == Counter({"comm": 1})
+
+
 def test_a_uid_miss_reads_nothing_dearer():
     rule = one(cmdline="x", args="y", exe="/x", parent="p", cgroup="/**", comm="c", gid=1, uid=0)
-    facts = FakeFacts(uid=1000, parent=FakeFacts())
+    facts = FakeFacts(uid=1000, comm="c", parent=FakeFacts())
     assert rules.check(rule, facts) == (False, "uid 1000 is not 0")
-    assert facts.reads == Counter({"uid": 1})
+    assert facts.reads == Counter({"comm": 1, "uid": 1})
 
 
 def test_the_first_failing_key_decides_and_later_keys_are_not_read():
     rule = one(cmdline="x", args="y", exe="/x", comm="c", uid=1000)
-    facts = FakeFacts(uid=1000, comm="other")
-    assert rules.check(rule, facts) == (False, "comm 'other' does not match 'c'")
-    assert facts.reads == Counter({"uid": 1, "comm": 1})
+    facts = FakeFacts(uid=0, comm="c")
+    assert rules.check(rule, facts) == (False, "uid 0 is not 1000")
+    assert facts.reads == Counter({"comm": 1, "uid": 1})
     assert facts.reads["argv"] == 0 and facts.reads["exe"] == 0
 
 
