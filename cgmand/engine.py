@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import os
 import queue
+import signal
 import threading
 import time
 
@@ -166,7 +167,7 @@ class Engine:
         placed_before = self.counters.placed
         for name in os.listdir(self.roots.proc_root):
             if name.isdigit():
-                self.place(int(name))
+                self.place(int(name), scanned=True)
         self.log("rules_scan", duration_ms=round((time.monotonic() - started) * 1000, 1),
                  placed=self.counters.placed - placed_before)
 
@@ -180,19 +181,30 @@ class Engine:
     def _uses_ids(self) -> bool:
         return any(key in rule.match for rule in self.rules for key in ("user", "uid", "group", "gid"))
 
-    def place(self, pid: int) -> Optional[str]:
-        """Decide for one process and move it; what happened (a Counters field)."""
-        outcome = self._place(pid)
+    def place(self, pid: int, scanned: bool = False) -> Optional[str]:
+        """Decide for one process and move it; what happened (a Counters field).
+        ``scanned``: found in /proc (a kernel thread, a zombie maybe), not from an exec."""
+        outcome = self._place(pid, scanned)
         if outcome is not None:
             setattr(self.counters, outcome, getattr(self.counters, outcome) + 1)
         return outcome
 
-    def _place(self, pid: int) -> Optional[str]:
+    def _place(self, pid: int, scanned: bool) -> Optional[str]:
         from cgmand.kernel.procfacts import ProcFacts
 
         rules = self.rules
         if not rules or pid in (1, self.own_pid):
             return None
+        # The process, pinned: a pidfd refers to this process and no later one with its pid,
+        # so after the move it tells whether the pid still named it (pidfd_open(2), 5.3+).
+        pinned = None
+        if self.roots.proc_root == "/proc":  # the real processes (tests give a fake /proc)
+            try:
+                pinned = os.pidfd_open(pid)
+            except ProcessLookupError:
+                return "gone"
+            except OSError:  # an older kernel: the start time checks instead
+                pinned = None
         facts = ProcFacts(pid, self.roots.proc_root)
         try:
             # Most processes match no rule: decide first, on what the rules read (comm
@@ -203,18 +215,23 @@ class Engine:
                 return "unmatched"
             if rule.ignore:
                 return "ignored"
-            if facts.kernel_thread() or facts.state() in ("Z", "X"):
+            # An exec is never a kernel thread's, and a zombie's move is a no-op the pidfd
+            # reports: only what a scan finds needs its state read.
+            if scanned and (facts.kernel_thread() or facts.state() in ("Z", "X")):
                 return None
             kind = origins.origin(facts.cgroup(), self.host.base, self.host.systemd is not None,
                                   self._container(facts))
             if not origins.allowed(kind, rule.origins):
                 return "origin_refused"
-            identity = facts.identity()
             if not rule.force and self._sticky(pid):
                 return "sticky"
-            return self._move(pid, identity, rulebook.destination(rule, facts), rule, facts)
+            start = None if pinned is not None else facts.identity()[1]
+            return self._move(pid, pinned, start, rulebook.destination(rule, facts), rule, facts)
         except ProcessGone:
             return "gone"
+        finally:
+            if pinned is not None:
+                os.close(pinned)
 
     def _container(self, facts: Any) -> bool:
         ns = facts.pid_namespace()
@@ -228,7 +245,8 @@ class Engine:
 
         return marks.is_sticky(procinfo.line(pid, self.roots.proc_root))
 
-    def _move(self, pid: int, identity: tuple, group: str, rule: rulebook.Rule, facts: Any) -> str:
+    def _move(self, pid: int, pinned: Optional[int], start: Optional[int], group: str, rule: rulebook.Rule,
+              facts: Any) -> str:
         from cgmand.errors import CgroupGone, KernelError
         from cgmand.kernel.cgroupfs import CgroupFS
 
@@ -237,9 +255,7 @@ class Engine:
         except CgmanError as err:
             self.log("rules_move_failed", pid=pid, rule=rule.name, group=group, error=err.render())
             return "failed"
-        from cgmand.kernel import attach
-
-        where = {attach.hierarchy_key(names): path for names, path in facts.cgroups().items()}  # read already
+        where = facts.cgroups_by_key()  # read already, for the origin
         wanted = [t for t in present if where.get(t.hierarchy.key) != _expected(t)]
         if not wanted:
             return "in_place"
@@ -255,16 +271,26 @@ class Engine:
         except KernelError as err:
             self.log("rules_move_failed", pid=pid, rule=rule.name, group=group, error=err.render())
             return "failed"
-        from cgmand.kernel import procinfo
-
-        try:  # the same process? (a pid reused between the look and the write moved a newcomer)
-            if procinfo.start_time(pid, self.roots.proc_root) != identity[1]:
-                self.log("rules_pid_reused", pid=pid, group=group)
-                return "gone"
-        except ProcessGone:
+        if not self._same(pid, pinned, start):  # it exited: the write may have moved a newcomer
+            self.log("rules_exited_during_move", pid=pid, group=group)
             return "gone"
         self.log_debug("rules_placed", pid=pid, rule=rule.name, group=group)
         return "placed"
+
+    def _same(self, pid: int, pinned: Optional[int], start: Optional[int]) -> bool:
+        """Is the process looked at still alive, so that its pid named it at the write?"""
+        if pinned is not None:
+            try:
+                signal.pidfd_send_signal(pinned, 0)
+                return True
+            except ProcessLookupError:
+                return False
+        from cgmand.kernel import procinfo
+
+        try:
+            return procinfo.start_time(pid, self.roots.proc_root) == start
+        except ProcessGone:
+            return False
 
     def _targets(self, group: str, rule: rulebook.Rule) -> list:
         """The cgroups a process placed in ``group`` is written to: the hierarchies of the

@@ -168,6 +168,16 @@ def cgroups_of(pid: "int | str", proc_root: str = "/proc") -> Dict[str, str]:
 
 def hierarchy_key(names: str) -> str:
     """The hierarchy key (Hierarchy.key) of a /proc/PID/cgroup line's controller list."""
+    key = _KEYS.get(names)
+    if key is None:  # a handful of distinct lines, read thousands of times by the rules engine
+        key = _KEYS[names] = _hierarchy_key(names)
+    return key
+
+
+_KEYS: Dict[str, str] = {}
+
+
+def _hierarchy_key(names: str) -> str:
     if not names:
         return "unified"
     parts = names.split(",")

@@ -4,7 +4,6 @@ chain, and one check against this test process's real /proc entry."""
 
 from __future__ import annotations
 
-import builtins
 import errno
 import os
 import shutil
@@ -322,11 +321,13 @@ def test_an_unreadable_exe_is_remembered_too(proc):
 def test_each_file_is_opened_once_for_all_the_attributes_it_holds(proc, monkeypatch):
     opened = []
 
+    real = os.open
+
     def spy(path, *args, **kwargs):
         opened.append(os.path.basename(path))
-        return builtins.open(path, *args, **kwargs)
+        return real(path, *args, **kwargs)
 
-    monkeypatch.setattr(procfacts, "open", spy, raising=False)
+    monkeypatch.setattr(procfacts.os, "open", spy)
     one = facts(proc, 4242)
     for _ in range(3):
         one.identity(), one.state(), one.kernel_thread(), one.ppid()
