@@ -11,6 +11,7 @@ import signal
 import time
 import shutil
 import subprocess
+import sys
 
 import pytest
 
@@ -138,3 +139,40 @@ def test_a_forced_overflow_is_recovered_by_the_rescan(kenv, tmp_path, program):
         code, out, _ = kenv.cgman("status", "--json")
         counters = json.loads(out)["daemon"]["rules"]
     assert counters["overflows"] >= 1 and counters["rescans"] >= 2, counters
+
+
+def test_a_process_that_becomes_the_user_a_rule_names_is_placed(kenv, tmp_path, program):
+    """No exec: a process that calls setuid() raises a uid event, and a rule about users is
+    evaluated again (research/rules.md §3.2)."""
+    name = program.name
+    kenv.config(f'[group."jail"]\npids.max = 100\n'
+                f'[[rule]]\nname = "nobody-now"\nuser = 65534\ncomm = "{name}"\nplace = "jail"\n')
+    code = (f"import os, time; open('/proc/self/comm', 'w').write('{name}'); time.sleep(0.5); "
+            "os.setgid(65534); os.setuid(65534); time.sleep(60)")
+    with running_cgmand(kenv, tmp_path):
+        proc = started(kenv, [sys.executable, "-c", code])
+        time.sleep(0.3)
+        assert group_of(kenv, proc.pid) != f"{kenv.prefix}/jail"  # root, so far: no rule
+        assert wait_until(lambda: group_of(kenv, proc.pid) == f"{kenv.prefix}/jail", 10)
+
+
+def test_a_sticky_process_stays_unless_a_rule_forces(kenv, tmp_path, program):
+    """cgman exec --sticky into one group: the rule for its program leaves it there; a rule
+    with force = true takes it."""
+    base = (f'[group."jail"]\npids.max = 100\n[group."mine"]\npids.max = 100\n'
+            f'[[rule]]\nname = "by-comm"\ncomm = "{program.name}"\nplace = "jail"\n')
+    kenv.config(base)
+    target = f"{home('pids')}:mine".replace("unified:", ":")
+    with running_cgmand(kenv, tmp_path):
+        sticky = started(kenv, [sys.executable, "-m", "cgmand", "--config-dir", str(kenv.conf), "--run-root",
+                                str(kenv.run_root), "exec", "-g", target, "--sticky", str(program), "60"])
+        plain = started(kenv, [sys.executable, "-m", "cgmand", "--config-dir", str(kenv.conf), "--run-root",
+                               str(kenv.run_root), "exec", "-g", target, str(program), "60"])
+        assert wait_until(lambda: group_of(kenv, plain.pid) == f"{kenv.prefix}/jail", 10)  # rules apply
+        time.sleep(1.0)
+        assert group_of(kenv, sticky.pid) == f"{kenv.prefix}/mine"
+        # force = true, and a reload that applies the new rules to running processes too
+        kenv.config(base.replace('place = "jail"', 'place = "jail"\nforce = true'))
+        (kenv.conf / "20-rescan.toml").write_text("[manager]\nrescan_on_reload = true\n")
+        assert kenv.run("reload").returncode == 0
+        assert wait_until(lambda: group_of(kenv, sticky.pid) == f"{kenv.prefix}/jail", 10)
