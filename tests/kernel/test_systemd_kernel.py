@@ -329,3 +329,34 @@ def test_a_user_is_placed_by_the_running_cgmand_and_refused_elsewhere(daemon):
     assert done.stdout.strip() == f"0::{BASE}/mine"
     refused = as_nobody("-g", ":web", "true")
     assert refused.returncode == 125 and "has no perm.task" in refused.stderr, refused.stderr
+
+
+def test_rules_leave_a_services_processes_unless_a_rule_opts_in(daemon, tmp_path):
+    """The origin policy under systemd: this test runs in a service (cgman-vm.service), so a rule
+    leaves its processes alone until it lists origins = ["services"]."""
+    import secrets
+    import shutil
+
+    program = tmp_path / f"cgt{secrets.token_hex(5)}"
+    shutil.copy(shutil.which("sleep"), program)
+    rules = Path("/etc/cgman/50-rules.toml")
+    rule = (f'[group."jail"]\npids.max = 100\n'
+            f'[[rule]]\nname = "jail-it"\ncomm = "{program.name}"\nplace = "jail"\n')
+    rules.write_text(rule)
+    Path("/etc/cgman/60-rescan.toml").write_text("[manager]\nrescan_on_reload = true\n")
+    assert subprocess.run(["systemctl", "reload", DAEMON], capture_output=True).returncode == 0
+    proc = subprocess.Popen([str(program), "120"])
+    try:
+        time.sleep(1.0)
+        here = Path(f"/proc/{proc.pid}/cgroup").read_text().strip()
+        assert here.endswith("cgman-vm.service") or "cgman-vm.service/" in here, here
+        explained = subprocess.run([sys.executable, "-m", "cgmand", "explain", "--json", str(proc.pid)],
+                                   capture_output=True, text=True)
+        assert json.loads(explained.stdout)["origin"] == "services", explained.stdout + explained.stderr
+        rules.write_text(rule.replace('place = "jail"', 'place = "jail"\norigins = ["services"]'))
+        assert subprocess.run(["systemctl", "reload", DAEMON], capture_output=True).returncode == 0
+        assert wait_until(lambda: Path(f"/proc/{proc.pid}/cgroup").read_text().strip() == f"0::{BASE}/jail", 10)
+    finally:
+        proc.kill()
+        proc.wait()
+        Path("/etc/cgman/60-rescan.toml").unlink()
