@@ -125,7 +125,50 @@ def build(desired: DesiredState, host: Host, managed: Optional[Managed] = None) 
             _add_resets(target.nodes, (managed or {}).get(hierarchy.key, {}), hierarchy.version,
                         host.page_size)
             targets.append(target)
+    errors = _inner_places(desired, host, targets)
+    if errors:
+        raise ConfigErrors(errors)
     return Layout(host, targets)
+
+
+def _inner_places(desired: DesiredState, host: Host, targets: List[Target]) -> List[ConfigError]:
+    """Rules that would place processes into an inner group on cgroup v2: one whose child
+    groups need a domain controller (memory, io, ...) enabled for them, which then makes
+    the group refuse processes (the no-internal-process rule, cgroup-v2.rst; threaded
+    controllers such as cpu and pids do not bind it)."""
+    from cgmand.hierarchy.flavour import V2
+
+    if not desired.rules:
+        return []
+    domain: Dict[str, set] = {}  # group -> the domain controllers its children need
+    for target in targets:
+        if target.hierarchy.version != 2:
+            continue
+        for node in target.nodes.values():
+            if node.group is None:
+                continue
+            below = set()
+            for child in node.children:
+                below |= target.nodes[child].needs if child in target.nodes else set()
+            below -= V2.threaded
+            if below:
+                domain.setdefault(node.group, set()).update(below)
+    unified = next((h for h in host.hierarchies if h.version == 2), None)
+    for pattern, template in desired.templates.items():  # the groups templates will make below theirs
+        parent = pattern.rsplit("/", 1)[0] if "/" in pattern else ""
+        needs = {knobs.lookup(k)[0].controller for k in template.settings if knobs.lookup(k)} | set(template.controllers)
+        needs = {c for c in needs if unified is not None and c in unified.controllers} - V2.threaded
+        if parent and needs:
+            domain.setdefault(parent, set()).update(needs)
+    errors = []
+    for rule in desired.rules:
+        if rule.place and "%" not in rule.place and domain.get(rule.place):
+            errors.append(ConfigError(
+                f'place = "{rule.place}" is an inner group on cgroup v2: its child groups need '
+                f"{', '.join(sorted(domain[rule.place]))} enabled for them, so it can hold no processes "
+                "(the no-internal-process rule)", source=rule.source, key=f"rule[{rule.position}].place",
+                reference="group-inner", hint="place into one of its child groups, or a leaf of its own"))
+    return errors
 
 
 def _place_group(group: GroupSpec, host: Host, placed: Dict[str, Dict[str, Node]],

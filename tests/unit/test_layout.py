@@ -447,3 +447,35 @@ def test_unavailable_controllers_are_the_only_errors():
     cgconfig_host = host("legacy-cgconfig-cgroup-dir.txt")
     problems = errors_of(cgconfig_host, group("web", {"hugetlb.2MB.limit_in_bytes": "2M"}))
     assert len(problems) == 1 and "hugetlb controller is not available" in problems[0][0]
+
+
+def with_rule(place: str, *groups: GroupSpec, templates: Optional[dict] = None) -> DesiredState:
+    from cgmand import rules
+
+    errors: list = []
+    made = rules.parse([{"name": "r", "comm": "x", "place": place}], "rules.toml", errors)
+    assert not errors
+    return DesiredState(groups={g.name: g for g in groups}, rules=tuple(made), templates=templates or {})
+
+
+def test_a_rule_into_an_inner_group_is_refused_on_cgroup_v2():
+    """Children that need memory make web refuse processes (no-internal-process rule)."""
+    groups = (group("web", {"memory.max": "1G"}), group("web/api", {"memory.max": "512M"}))
+    with pytest.raises(ConfigErrors) as caught:
+        build(with_rule("web", *groups), unified())
+    (error,) = caught.value.errors
+    assert error.key == "rule[0].place" and error.reference == "group-inner"
+    assert 'place = "web" is an inner group on cgroup v2' in error.render() and "memory" in error.render()
+    build(with_rule("web/api", *groups), unified())  # a leaf is fine
+    build(with_rule("web", *groups), hybrid())  # and v1 has no such rule
+
+
+def test_threaded_controllers_below_do_not_make_a_group_inner():
+    groups = (group("web", {"cpu.weight": 100}), group("web/api", {"cpu.weight": 50, "pids.max": 10}))
+    build(with_rule("web", *groups), unified())
+
+
+def test_a_template_below_a_group_makes_it_inner_for_rules():
+    templates = {"batch/%u": group("batch/%u", {"memory.max": "1G"})}
+    with pytest.raises(ConfigErrors, match='place = "batch" is an inner group'):
+        build(with_rule("batch", group("batch", {"cpu.weight": 10}), templates=templates), unified())
