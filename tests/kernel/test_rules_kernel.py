@@ -120,20 +120,21 @@ def test_a_template_group_is_made_for_its_user_and_removed_once_empty(kenv, tmp_
 
 
 def test_a_forced_overflow_is_recovered_by_the_rescan(kenv, tmp_path, program):
-    """A tiny receive buffer and an exec storm: the kernel drops events, cgmand counts the
-    overflow, grows the buffer and scans /proc again, and no long-lived matching process is
-    left where it started."""
+    """A tiny receive buffer, and cgmand stopped (SIGSTOP) while processes start: the kernel
+    must drop events. cgmand counts the overflow, grows the buffer and scans /proc again,
+    and no long-lived matching process is left where it started."""
     import json
 
     rules(kenv, program)
     (kenv.conf / "20-buffer.toml").write_text('[manager]\nevents_buffer = "4K"\n')
-    storm = "for i in $(seq 1500); do /bin/true; done"
-    with running_cgmand(kenv, tmp_path):
-        loops = [started(kenv, ["sh", "-c", storm]) for _ in range(4)]
-        time.sleep(0.2)
-        lasting = [started(kenv, [str(program), "60"]) for _ in range(5)]
-        for loop in loops:
-            loop.wait(timeout=120)
+    with running_cgmand(kenv, tmp_path) as cgmand:
+        cgmand.send_signal(signal.SIGSTOP)
+        try:
+            lasting = [started(kenv, [str(program), "60"]) for _ in range(5)]
+            storm = started(kenv, ["sh", "-c", "for i in $(seq 300); do /bin/true; done"])
+            storm.wait(timeout=120)  # hundreds of exec events into a buffer of a few
+        finally:
+            cgmand.send_signal(signal.SIGCONT)
         jail = f"{kenv.prefix}/jail"
         assert wait_until(lambda: all(group_of(kenv, p.pid) == jail for p in lasting), 20)
         code, out, _ = kenv.cgman("status", "--json")
