@@ -1,11 +1,14 @@
 """The rules engine: places processes the moment they start, from the kernel's proc
 connector (research/rules.md §3-5).
 
-Two threads. The reader only drains the connector socket into a queue, so the
-kernel's buffer empties even while a cgroup write waits ~15 ms for an RCU grace
-period. The worker takes events in order and, for each process that exec'd (or
-changed uid or gid, when a rule looks at users or groups), reads what the rules
-ask of it, decides, and moves it.
+One thread. It drains the connector socket (everything queued), then, for each
+process that exec'd (or changed uid or gid, when a rule looks at users or
+groups), reads what the rules ask of it, decides, and moves it, draining again
+every BATCH events; then it sleeps in poll(2). A reader thread feeding a worker
+cost ~120 us of CPU per event in thread hand-offs (measured: 137 us per exec
+against 18 us handled directly); the 8 MiB buffer holds thousands of events,
+far more than arrive while one cgroup write waits ~15 ms for an RCU grace
+period.
 
 Start-up has no gap: subscribe first, then scan /proc, then handle what queued
 meanwhile (a process seen twice is only placed again, which changes nothing).
@@ -37,6 +40,7 @@ MASK = procevents.EXEC | procevents.UID | procevents.GID  # what the worker acts
 MAX_BUFFER = 64 << 20
 RESCAN_DELAY = 1.0  # seconds of no overflow before the resynchronising scan
 RESCAN = "rescan"
+BATCH = 64  # events handled between two drains of the socket
 
 
 class Counters:
@@ -72,20 +76,22 @@ class Engine:
         self.init_ns = _pid_namespace(roots.proc_root, 1)
         self.stopped = False
         self._last_overflow: Optional[float] = None
-        self.threads = []
+        self._overflowed = False
+        self.threads: list = []
 
     # --- lifecycle ------------------------------------------------------------------------
 
     def start(self) -> None:
-        """Subscribe (the connector) and start draining it; place what already runs (here,
-        before returning: cgmand says READY=1 after it); then handle what queued."""
+        """Subscribe (the connector); place what already runs (here, before returning:
+        cgmand says READY=1 after it), while the kernel queues what starts meanwhile;
+        then handle the events in a thread of their own."""
         if self.connector is None:
             from cgmand.kernel.procconnector import Connector
 
             self.connector = Connector(MASK, rcvbuf=self.buffer)
-        self._thread(self._read, "rules-reader")
+        self._wake_read, self._wake_write = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
         self._rescan()  # after the subscription: nothing started in between is missed
-        self._thread(self._serve, "rules-worker")
+        self._thread(self._serve, "rules")
 
     def _thread(self, target: Callable[[], None], name: str) -> None:
         thread = threading.Thread(target=target, name=name, daemon=True)
@@ -96,7 +102,7 @@ class Engine:
         """A new configuration (already validated whole): its rules swapped in at once."""
         self._set(desired, host)
         if rescan:
-            self.work.put(RESCAN)
+            self._request(RESCAN)
 
     def _set(self, desired: Any, host: Any) -> None:
         # One assignment of a tuple each: the worker sees the old set or the new one.
@@ -105,63 +111,98 @@ class Engine:
 
     def stop(self) -> None:
         self.stopped = True
+        if self.threads:
+            self._request(None)
+            for thread in self.threads:
+                thread.join(timeout=5)
         if self.connector is not None:
             self.connector.close()
-        self.work.put(None)
 
-    # --- the reader -----------------------------------------------------------------------
+    def _request(self, item: Any) -> None:
+        """Work from another thread (a rescan, stop): queued, and the loop woken."""
+        self.work.put(item)
+        try:
+            os.write(self._wake_write, b"!")
+        except (BlockingIOError, AttributeError):
+            pass  # already woken (or not started)
 
-    def _read(self) -> None:
-        from cgmand.kernel.procconnector import Overrun
+    # --- the loop -------------------------------------------------------------------------
 
-        while not self.stopped:
-            try:
-                event = self.connector.receive()
-            except Overrun:
-                self._overrun()
-                continue
-            except OSError:
-                if self.stopped:
+    def _serve(self) -> None:
+        """One thread, no hand-off: drain the socket (all it holds), handle those events,
+        drain again every BATCH events (a cgroup write may wait ~15 ms, and the kernel's
+        buffer holds thousands of events), take requests, then sleep in poll(2) on the
+        socket and the wake-up pipe. A rescan waits for RESCAN_DELAY without overflows."""
+        import collections
+        import select
+
+        poller = select.poll()
+        poller.register(self.connector.fileno(), select.POLLIN)
+        poller.register(self._wake_read, select.POLLIN)
+        pending: collections.deque = collections.deque()
+        rescan = False
+        while True:
+            self._drain(pending)
+            handled = 0
+            while pending:
+                event = pending.popleft()
+                try:
+                    self.handle(event)
+                except Exception as err:  # one process must never stop the engine
+                    self.counters.failed += 1
+                    self.log("rules_error", error=f"{type(err).__name__}: {err}")
+                handled += 1
+                if handled % BATCH == 0:
+                    self._drain(pending)
+            while True:
+                try:
+                    item = self.work.get_nowait()
+                except queue.Empty:
+                    break
+                if item is None:
                     return
-                time.sleep(0.1)
-                continue
+                rescan = True
+            if self._overflowed:
+                rescan, self._overflowed = True, False
+            wait = None
+            if rescan:
+                quiet = time.monotonic() - (self._last_overflow or 0.0)
+                if quiet >= RESCAN_DELAY:
+                    rescan, self._last_overflow = False, None
+                    try:
+                        self._rescan()
+                    except Exception as err:
+                        self.log("rules_error", error=f"{type(err).__name__}: {err}")
+                    continue
+                wait = int((RESCAN_DELAY - quiet) * 1000) + 1
+            if handled:
+                continue  # more may have come meanwhile: drain before sleeping
+            poller.poll(wait)
+            try:
+                os.read(self._wake_read, 4096)
+            except BlockingIOError:
+                pass
+
+    def _drain(self, pending: Any) -> None:
+        events, overrun = self.connector.drain()
+        if overrun:
+            self._overrun()
+        for event in events:
             if event is None:
                 self.counters.foreign += 1
             elif not event.thread or event.what in (procevents.UID, procevents.GID):
-                self.work.put(event)
+                pending.append(event)
 
     def _overrun(self) -> None:
         self.counters.overflows += 1
         size = self.connector.rcvbuf
         if size < MAX_BUFFER:
             self.connector.rcvbuf = self.connector.grow(min(size * 2, MAX_BUFFER))
-        first = self._last_overflow is None
         self._last_overflow = time.monotonic()
+        self._overflowed = True
         self.log("rules_overflow", buffer=self.connector.rcvbuf, overflows=self.counters.overflows)
-        if first:
-            self.work.put(RESCAN)  # the worker waits for quiet before it runs
-
-    # --- the worker -----------------------------------------------------------------------
-
-    def _serve(self) -> None:
-        while True:
-            item = self.work.get()
-            if item is None:
-                return
-            try:
-                if item == RESCAN:
-                    self._rescan()
-                else:
-                    self.handle(item)
-            except Exception as err:  # one process must never stop the engine
-                self.counters.failed += 1
-                self.log("rules_error", error=f"{type(err).__name__}: {err}")
 
     def _rescan(self) -> None:
-        if self._last_overflow is not None:  # debounced: one scan after a storm, not one per overflow
-            while time.monotonic() - self._last_overflow < RESCAN_DELAY:
-                time.sleep(RESCAN_DELAY / 4)
-            self._last_overflow = None
         self.counters.rescans += 1
         started = time.monotonic()
         placed_before = self.counters.placed

@@ -92,6 +92,31 @@ class Connector:
             self.foreign += 1
             return None
 
+    def drain(self, limit: int = 4096) -> "tuple":
+        """What the socket holds now, without blocking: (events, overrun). An event is
+        None for a datagram that is not one (counted in ``foreign``); ``overrun``: the
+        kernel dropped events since the last read (ENOBUFS)."""
+        out: list = []
+        while len(out) < limit:
+            try:
+                data, (sender, _groups) = self.sock.recvfrom(256, socket.MSG_DONTWAIT)
+            except BlockingIOError:
+                break
+            except OSError as err:
+                if err.errno == errno.ENOBUFS:
+                    return out, True
+                raise
+            if sender != 0:
+                self.foreign += 1
+                out.append(None)
+                continue
+            try:
+                out.append(procevents.parse(data))
+            except procevents.Malformed:
+                self.foreign += 1
+                out.append(None)
+        return out, False
+
     def drops(self) -> Optional[int]:
         """Events the kernel dropped for this socket so far (the Drops column of
         /proc/net/netlink), None if it cannot be read."""

@@ -137,9 +137,13 @@ def test_a_forced_overflow_is_recovered_by_the_rescan(kenv, tmp_path, program):
             cgmand.send_signal(signal.SIGCONT)
         jail = f"{kenv.prefix}/jail"
         assert wait_until(lambda: all(group_of(kenv, p.pid) == jail for p in lasting), 20)
-        code, out, _ = kenv.cgman("status", "--json")
-        counters = json.loads(out)["daemon"]["rules"]
-    assert counters["overflows"] >= 1 and counters["rescans"] >= 2, counters
+
+        def counters() -> dict:
+            return json.loads(kenv.cgman("status", "--json")[1])["daemon"]["rules"]
+
+        # the resynchronising scan comes after a quiet second (engine.RESCAN_DELAY)
+        assert wait_until(lambda: counters()["rescans"] >= 2, 10), counters()
+        assert counters()["overflows"] >= 1, counters()
 
 
 def test_a_process_that_becomes_the_user_a_rule_names_is_placed(kenv, tmp_path, program):

@@ -3,6 +3,7 @@ what it leaves alone and why, and how it recovers when the kernel drops events."
 
 from __future__ import annotations
 
+import os
 import queue
 import time
 
@@ -30,18 +31,37 @@ def proc(tmp_path, pid, comm="cc1plus", ppid=1, start=100, uid=1000, cgroup="/",
 
 
 class FakeConnector:
+    """What the engine uses of kernel/procconnector.Connector: events fed by the test, a
+    descriptor that polls readable while there are some, and overruns on demand."""
+
     def __init__(self):
         self.items: queue.SimpleQueue = queue.SimpleQueue()
         self.rcvbuf = 1 << 20
         self.grown = []
+        self.readable, self.signal = os.pipe()
+        os.set_blocking(self.readable, False)
 
-    def receive(self):
-        item = self.items.get()
-        if item == "overrun":
-            raise Overrun()
-        if item == "closed":
-            raise OSError("closed")
-        return item
+    def put(self, item):
+        self.items.put(item)
+        os.write(self.signal, b"!")
+
+    def drain(self):
+        out = []
+        try:
+            os.read(self.readable, 4096)
+        except BlockingIOError:
+            pass
+        while True:
+            try:
+                item = self.items.get_nowait()
+            except queue.Empty:
+                return out, False
+            if item == "overrun":
+                return out, True
+            out.append(item)
+
+    def fileno(self):
+        return self.readable
 
     def grow(self, size):
         self.grown.append(size)
@@ -51,7 +71,7 @@ class FakeConnector:
         return 0
 
     def close(self):
-        self.items.put("closed")
+        pass
 
 
 @pytest.fixture(name="made")
@@ -140,8 +160,8 @@ def test_events_exec_and_the_scan_at_start(made):
     proc(made.tmp, 500)  # already running when the engine starts: the scan places it
     made.start()
     proc(made.tmp, 600, comm="cc1")
-    made.connector.items.put(pe.parse(pe.build(pe.EXEC, 600, 600)))
-    made.connector.items.put(pe.parse(pe.build(pe.EXEC, 601, 600)))  # a thread's: ignored
+    made.connector.put(pe.parse(pe.build(pe.EXEC, 600, 600)))
+    made.connector.put(pe.parse(pe.build(pe.EXEC, 601, 600)))  # a thread's: ignored
     assert wait(lambda: sorted(made.moved) == [500, 600])
     assert made.counters.rescans == 1 and made.counters.events == 1
     made.stop()
@@ -153,7 +173,7 @@ def test_an_overflow_grows_the_buffer_and_rescans_once(made, monkeypatch):
     assert wait(lambda: made.counters.rescans == 1)
     proc(made.tmp, 700)  # started while events were lost
     for _ in range(3):
-        made.connector.items.put("overrun")
+        made.connector.put("overrun")
     assert wait(lambda: made.moved == [700])
     assert made.counters.overflows == 3 and made.counters.rescans == 2  # one scan for the storm
     assert made.connector.grown[:2] == [2 << 20, 4 << 20]
