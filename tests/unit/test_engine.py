@@ -12,7 +12,6 @@ import pytest
 from cgmand import commands, engine as engine_mod, procevents as pe, sticky
 from cgmand.kernel import hostinfo
 from cgmand.kernel.cgroupfs import CgroupFS
-from cgmand.kernel.procconnector import Overrun
 from fakes import build, hybrid_host_with_web, write_config
 
 CONF = ('[group."web"]\ncpu.weight = 200\n'
