@@ -290,7 +290,7 @@ class Engine:
         return marks.is_sticky(procinfo.line(pid, self.roots.proc_root))
 
     def _move(self, pid: int, pinned: Optional[int], start: Optional[int], group: str, rule: rulebook.Rule,
-              facts: Any) -> str:
+              facts: Any, again: bool = True) -> str:
         from cgmand.errors import CgroupGone, KernelError
         from cgmand.kernel.cgroupfs import CgroupFS
 
@@ -309,7 +309,11 @@ class Engine:
         except ProcessGone:
             return "gone"
         except CgroupGone:
-            self._resolved.pop(group, None)  # removed under us: look again next time
+            # Removed since it was looked up (an emptied template group, a reload): look
+            # again, once; a template's group is made anew.
+            self._resolved.pop(group, None)
+            if again:
+                return self._move(pid, pinned, start, group, rule, facts, again=False)
             self.log("rules_move_failed", pid=pid, rule=rule.name, group=group, error="the group is gone")
             return "failed"
         except KernelError as err:

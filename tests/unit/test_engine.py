@@ -212,3 +212,27 @@ def test_explain_shows_each_rule_verdict_and_the_destination(made, capsys):
     code = cli.main(["--config-dir", roots.config_dir, "--cgroup-root", roots.cgroup_root, "--proc-root",
                      roots.proc_root, "--run-root", roots.run_root, "explain", "4242"])
     assert code == 1 and "no process 4242" in capsys.readouterr().err
+
+
+def test_a_group_removed_since_it_was_looked_up_is_looked_up_again(made):
+    """The targets are remembered per group; a group gone under them (a reload, an emptied
+    template group) is resolved again, once, instead of failing the process."""
+    import shutil
+
+    proc(made.tmp, 500)
+    proc(made.tmp, 501)
+    assert made.place(500) == "placed"
+    web = made.tmp / "cgroup" / "cpu" / "cgman" / "web"
+    saved = made.tmp / "web-saved"
+    shutil.move(web, saved)  # gone: the cached targets now point at nothing
+    calls = []
+    real = made._targets
+
+    def targets(group, rule):
+        calls.append(group)
+        if len(calls) == 2:  # the second look: it is back (made again)
+            shutil.move(saved, web)
+        return real(group, rule)
+
+    made._targets = targets
+    assert made.place(501) == "placed" and 501 in made.moved and calls == ["web", "web"]
