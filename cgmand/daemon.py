@@ -376,24 +376,12 @@ class Daemon:
 
     def _populated(self, name: str) -> bool:
         from cgmand import targets
-        from cgmand.kernel.cgroupfs import CgroupFS
-        from cgmand.errors import KernelError
+        from cgmand.kernel import attach
 
         try:
-            chosen = targets.resolve(self.placement_host(), [targets.parse(f"*:{name}")])
+            return attach.populated(targets.resolve(self.placement_host(), [targets.parse(f"*:{name}")]))
         except CgmanError:
             return False
-        for target in chosen:
-            fs = CgroupFS(target.hierarchy)
-            try:
-                if target.hierarchy.version == 2:
-                    if "populated 1" in fs.read(target.path, "cgroup.events").splitlines():
-                        return True
-                elif fs.read(target.path, "cgroup.procs").strip():
-                    return True
-            except KernelError:
-                continue  # not in that hierarchy
-        return False
 
     def _save_instances(self) -> None:
         import json

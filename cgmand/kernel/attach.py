@@ -91,6 +91,23 @@ def frozen(targets: Sequence[Target]) -> Optional[Target]:
     return None
 
 
+def populated(targets: Sequence[Target]) -> bool:
+    """Is any process in these groups or below them? cgroup v2 says it in cgroup.events
+    ("populated 1"); on v1 a group's own cgroup.procs (the groups cgman makes from
+    templates, which this is for, have no child groups)."""
+    for target in targets:
+        fs = CgroupFS(target.hierarchy)
+        try:
+            if target.hierarchy.version == 2:
+                if "populated 1" in fs.read(target.path, "cgroup.events").splitlines():
+                    return True
+            elif fs.read(target.path, "cgroup.procs").strip():
+                return True
+        except KernelError:
+            continue  # not in that hierarchy
+    return False
+
+
 def check_controllers(fs: CgroupFS, target: Target) -> None:
     """cgroup v2: a process in a group whose parent did not enable a controller for it is
     not under that controller (the write would succeed); refuse instead."""

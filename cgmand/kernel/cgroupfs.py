@@ -53,6 +53,22 @@ def fail(op: str, path: str, err: OSError, value: Optional[str] = None) -> Kerne
     return KernelError(op, path, code, message, value)
 
 
+def read_bytes(path: str) -> bytes:
+    """A kernel file's whole content with os-level calls (no io objects: cgroup and proc
+    files are read thousands of times a second by the rules engine). Raises OSError."""
+    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        data = os.read(fd, 65536)  # interface files are small: one read, usually
+        while len(data) % 65536 == 0 and data:
+            more = os.read(fd, 65536)
+            if not more:
+                break
+            data += more
+        return data
+    finally:
+        os.close(fd)
+
+
 class CgroupFS:
     """Kernel I/O for one hierarchy."""
 
@@ -67,16 +83,7 @@ class CgroupFS:
     def read(self, cgroup: str, file: str) -> str:
         path = self.path(cgroup, file)
         try:
-            fd = os.open(path, os.O_RDONLY)
-            try:
-                data = os.read(fd, 65536)  # interface files are small: one read, usually
-                while len(data) % 65536 == 0 and data:
-                    more = os.read(fd, 65536)
-                    if not more:
-                        break
-                    data += more
-            finally:
-                os.close(fd)
+            data = read_bytes(path)
         except OSError as err:
             raise fail("read", path, err) from err
         return data.decode("utf-8", "replace")

@@ -14,6 +14,7 @@ if TYPE_CHECKING:  # typing costs start-up time; annotations are strings anyway
     from typing import Dict, List, Optional, Tuple
 
 from cgmand.errors import ProcessGone
+from cgmand.kernel.cgroupfs import read_bytes
 from cgmand.rules import Facts
 
 PF_KTHREAD = 0x00200000  # include/linux/sched.h: the flags field (9) of /proc/PID/stat
@@ -31,17 +32,8 @@ class ProcFacts(Facts):
         key = "file:" + name
         if key not in self._cache:
             path = f"{self.proc_root}/{self.pid}/{name}"
-            try:  # os.open/os.read: no io objects (the engine reads thousands of these a second)
-                fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
-                try:
-                    data = os.read(fd, 65536)
-                    while len(data) % 65536 == 0 and data:  # a long cmdline or cgroup file
-                        more = os.read(fd, 65536)
-                        if not more:
-                            break
-                        data += more
-                finally:
-                    os.close(fd)
+            try:
+                data = read_bytes(path)
             except OSError as err:
                 raise ProcessGone("read", path, err.errno or 0, f"process {self.pid} is gone") from None
             self._cache[key] = data.decode("utf-8", "replace")
