@@ -158,3 +158,17 @@ def test_kernel_warnings_in_the_guest_are_shown(fake_guest, capfd, tmp_path):
     fake_guest.setenv("FAKE_QEMU", "warn")
     assert vm.run(["true"], share=tmp_path, timeout=30) == 0
     assert "the guest kernel complained:\nWARNING: CPU: 1 PID: 9 at mm/oops.c:1" in capfd.readouterr().err
+
+
+def test_a_guest_whose_command_says_nothing_is_called_stuck(monkeypatch):
+    """_boot ends a QEMU whose guest command has said nothing within START_TIMEOUT (a stuck
+    boot, booted again by run()), and waits for one that has spoken."""
+    import threading
+
+    monkeypatch.setattr(vm, "START_TIMEOUT", 0.5)
+    silent = threading.Event()
+    assert vm._boot(["sleep", "30"], 60, silent) == (None, True)
+    spoken = threading.Event()
+    spoken.set()
+    assert vm._boot(["sh", "-c", "sleep 1; exit 3"], 60, spoken) == (3, False)
+    assert vm._boot(["sleep", "30"], 0.5, spoken) == (None, False)  # out of time, not stuck

@@ -320,6 +320,12 @@ def _units(control: Path, systemd: bool, units: List[Path]) -> None:
         "TimeoutStartSec=infinity\nDelegate=yes\nOOMPolicy=continue\n")
 
 
+# A guest whose command has said nothing by then is stuck in its boot (seen under TCG,
+# rarely: the console stops early in systemd's start): it is booted once more. A
+# healthy systemd guest starts its command within ~90 s under TCG.
+START_TIMEOUT = 420.0
+
+
 def run(command: List[str], systemd: bool = False, units: Optional[List[Path]] = None,
         env_names: Optional[List[str]] = None, timeout: float = 1200, console: Optional[Path] = None,
         share: Path = PROJECT) -> int:
@@ -356,10 +362,6 @@ def run(command: List[str], systemd: bool = False, units: Optional[List[Path]] =
         append = KERNEL_ARGS + (" systemd.unit=cgman-vm.target systemd.show_status=0" if systemd else "")
         # The output port writes into a FIFO that a thread copies to stdout. (A stdio
         # chardev with stdin at EOF, as in CI, makes QEMU close the port: writes hang.)
-        fifo = tmp / "out"
-        os.mkfifo(fifo)
-        copier = threading.Thread(target=_copy_out, args=(fifo,), daemon=True)
-        copier.start()
         argv = [
             "qemu-system-x86_64", "-machine", f"pc,accel={accel}", "-cpu", cpu,
             "-smp", os.environ.get("CGMAN_VM_CPUS", "2"), "-m", os.environ.get("CGMAN_VM_MEM", "1G"),
@@ -368,7 +370,7 @@ def run(command: List[str], systemd: bool = False, units: Optional[List[Path]] =
             "-chardev", f"file,id=console,path={_qemu_value(str(tmp / 'console.log'))}",
             "-serial", "chardev:console",
             "-device", "virtio-serial-pci",
-            "-chardev", f"file,id=out,path={_qemu_value(str(fifo))}",
+            "-chardev", f"file,id=out,path={_qemu_value(str(tmp / 'out'))}",
             "-device", "virtserialport,chardev=out,name=out",
             "-virtfs", "local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap",
             "-virtfs", f"local,path={_qemu_value(str(share))},mount_tag=vmshare,security_model=none,"
@@ -378,12 +380,20 @@ def run(command: List[str], systemd: bool = False, units: Optional[List[Path]] =
             "-blockdev", "null-co,node-name=zeros,size=1073741824,read-zeroes=on",
             "-device", "virtio-blk-pci,drive=zeros",
         ]
-        try:
-            qemu = subprocess.run(argv, stdin=subprocess.DEVNULL, timeout=timeout).returncode
-        except subprocess.TimeoutExpired:
-            qemu = None
-        _release(fifo)
-        copier.join(timeout=10)
+        for attempt in (1, 2):
+            fifo = tmp / "out"
+            if fifo.exists():
+                fifo.unlink()
+            os.mkfifo(fifo)
+            started = threading.Event()
+            copier = threading.Thread(target=_copy_out, args=(fifo, started), daemon=True)
+            copier.start()
+            qemu, stuck = _boot(argv, timeout, started)
+            _release(fifo)
+            copier.join(timeout=10)
+            if not stuck or attempt == 2:
+                break
+            say(f"the guest's command said nothing in {START_TIMEOUT:.0f} s (a stuck boot): booting it again")
         log = (tmp / "console.log").read_text(errors="replace").splitlines()
         alarms = [line for line in log if any(alarm in line for alarm in ALARMS)]
         if alarms:
@@ -406,12 +416,38 @@ def run(command: List[str], systemd: bool = False, units: Optional[List[Path]] =
         return 124 if qemu is None else 125
 
 
-def _copy_out(fifo: Path) -> None:
+def _boot(argv: List[str], timeout: float, started: threading.Event) -> tuple:
+    """Run QEMU: (its exit status, or None if it ran out of time; stuck: nothing came from
+    the guest's command within START_TIMEOUT)."""
+    import time
+
+    began = time.monotonic()
+    proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL)
+    try:
+        while True:
+            try:
+                return proc.wait(timeout=2), False
+            except subprocess.TimeoutExpired:
+                waited = time.monotonic() - began
+                stuck = not started.is_set() and waited > START_TIMEOUT
+                if waited > timeout or stuck:
+                    proc.kill()
+                    proc.wait()
+                    return None, stuck
+    except BaseException:  # a cancelled run must not leave a TCG guest spinning
+        proc.kill()
+        proc.wait()
+        raise
+
+
+def _copy_out(fifo: Path, started: Optional[threading.Event] = None) -> None:
     with open(fifo, "rb", buffering=0) as source:
         while True:
             chunk = source.read(65536)
             if not chunk:
                 return
+            if started is not None:
+                started.set()
             sys.stdout.buffer.write(chunk)
             sys.stdout.buffer.flush()
 
