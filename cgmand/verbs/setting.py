@@ -225,9 +225,12 @@ def copied(source: str, groups: List[str], host, roots: Roots):
             except (CgmanError, ValueError) as err:
                 skipped.append(f"{name} ({err})")
     if not values:
-        raise _missing(join(host.base, source), "any") if not any(
-            fs.exists(join(host.base, source)) for fs in fss.values()) else \
-            UsageError(f"{source} has no knob cgman knows to copy")
+        if not any(fs.exists(join(host.base, source)) for fs in fss.values()):
+            from cgmand.kernel.attach import AttachError
+
+            raise AttachError(f"no group {join(host.base, source)} to copy from, in any hierarchy",
+                              reference="group-missing")
+        raise UsageError(f"{source} has no knob cgman knows to copy")
     if skipped:
         print(f"cgman set: note: not copied, unreadable as cgman reads them: {', '.join(skipped)}", file=sys.stderr)
     specs = {}

@@ -58,7 +58,7 @@ def record_sticky(roots: Roots, identities: Sequence[Tuple[int, int]], group: st
             placement.mark(roots, identities, group, sticky, time.time())
         elif not answer.get("ok"):
             raise OSError(answer.get("error", "cgmand refused"))
-    except OSError as err:
+    except (OSError, ValueError) as err:  # ValueError: an answer that is not JSON
         warn(f"the sticky mark was not recorded: {err}")
 
 

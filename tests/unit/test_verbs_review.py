@@ -137,3 +137,13 @@ def test_copy_from_reads_the_kernel_spelling_of_io_weight(tmp_path, capsys):
     assert run(roots, "set", "--copy-from", "web", "copy") == 0, capsys.readouterr().err
     assert (tmp_path / "cgroup/cgman/copy/cpu.weight").read_text() == "300"
     assert (tmp_path / "cgroup/cgman/copy/io.weight").read_text().split()[-1] == "500"
+
+
+def test_copy_from_refuses_a_source_with_nothing_to_copy_or_none_at_all(tmp_path, capsys):
+    roots = v2_host(tmp_path)
+    write_config(roots, "10.toml", '[manager]\nroot = "/cgman"\n')
+    build(tmp_path / "cgroup/cgman/bare", {"cgroup.procs": "", "cgroup.controllers": "\n"})  # no knob files
+    assert run(roots, "set", "--copy-from", "bare", "web") == 2
+    assert "bare has no knob cgman knows to copy" in capsys.readouterr().err
+    assert run(roots, "set", "--copy-from", "nowhere", "web") == 1
+    assert "no group /cgman/nowhere to copy from, in any hierarchy" in capsys.readouterr().err
