@@ -313,7 +313,8 @@ class Daemon:
 
         engine = Engine(self.roots, self.placement_host(), self.desired, lambda: self.marks, note,
                         instantiate=self.ask_instance, buffer=self.desired.manager.events_buffer,
-                        log_debug=lambda event, **fields: log.logger().debug(event, **fields))
+                        log_debug=(lambda event, **fields: log.logger().debug(event, **fields))
+                        if log.debug_enabled() else None)
         try:
             engine.start()
         except (CgmanError, OSError) as err:  # no proc connector here: groups are still kept

@@ -1,14 +1,20 @@
 """The rules engine: places processes the moment they start, from the kernel's proc
 connector (research/rules.md §3-5).
 
-One thread. It drains the connector socket (everything queued), then, for each
+One thread. It waits in one blocking recvfrom(2) for the next event; for a
 process that exec'd (or changed uid or gid, when a rule looks at users or
-groups), reads what the rules ask of it, decides, and moves it, draining again
-every BATCH events; then it sleeps in poll(2). A reader thread feeding a worker
-cost ~120 us of CPU per event in thread hand-offs (measured: 137 us per exec
-against 18 us handled directly); the 8 MiB buffer holds thousands of events,
-far more than arrive while one cgroup write waits ~15 ms for an RCU grace
-period.
+groups) it reads what the rules ask of it, decides, and moves it; then it
+waits again. Every syscall and every hand-off is paid thousands of times a
+second (docs/performance.md):
+* no reader thread feeding a worker: the hand-off cost ~120 us of CPU per
+  event (137 us per exec, against 18 us handled directly). The kernel's queue
+  (8 MiB: thousands of events) is the buffer; it holds far more than arrives
+  while one cgroup write waits ~15 ms for an RCU grace period;
+* no poll(2) before each read: other threads wake the receive with a datagram
+  (Connector.wake), and a pending rescan's delay is a receive timeout;
+* most execs match no rule: when every rule names a comm, one read of comm and
+  one regex answer for them (rules.comm_filter);
+* each group's cgroup.procs stays open (cgroupfs.ProcsFile).
 
 Start-up has no gap: subscribe first, then scan /proc, then handle what queued
 meanwhile (a process seen twice is only placed again, which changes nothing).
@@ -34,13 +40,14 @@ if TYPE_CHECKING:  # typing costs start-up time; annotations are strings anyway
     from typing import Any, Callable, Dict, Optional
 
 from cgmand import origins, procevents, rules as rulebook
-from cgmand.errors import CgmanError, ProcessGone
+from cgmand.errors import CgmanError, CgroupGone, KernelError, ProcessGone
+from cgmand.kernel.procfacts import ProcFacts, pid_namespace
 
-MASK = procevents.EXEC | procevents.UID | procevents.GID  # what the worker acts on (6.6+: filtered in the kernel)
+MASK = procevents.EXEC | procevents.UID | procevents.GID  # what the engine acts on (6.6+: filtered in the kernel)
+IDLE_WAKE = 0.5  # seconds: how long a request may wait where the connector cannot be woken
 MAX_BUFFER = 64 << 20
 RESCAN_DELAY = 1.0  # seconds of no overflow before the resynchronising scan
 RESCAN = "rescan"
-BATCH = 64  # events handled between two drains of the socket
 
 
 class Counters:
@@ -66,17 +73,20 @@ class Engine:
         kernel/procconnector.Connector (tests give a fake); ``instantiate(group,
         pattern)``: has cgmand make a template's group (None, or why not)."""
         self.instantiate, self.buffer = instantiate, buffer
-        self.log_debug = log_debug or (lambda event, **fields: None)  # per process: not logged by default
+        self.log_debug = log_debug  # per process; None (the default): not even built
         self.roots, self.marks, self.log = roots, marks, log
         self._set(desired, host)
         self.counters = Counters()
         self.work: queue.SimpleQueue = queue.SimpleQueue()
         self.connector = connector
         self.own_pid = os.getpid()
-        self.init_ns = _pid_namespace(roots.proc_root, 1)
-        self.stopped = False
+        self.init_ns = pid_namespace(1, roots.proc_root)
         self._last_overflow: Optional[float] = None
-        self._overflowed = False
+        self._rescan_wanted = False
+        self._attention = False  # a request, or a rescan, waits: looked at before the next receive
+        self._targets_of: Any = None  # the configuration the open target files were resolved for
+        self._open: Dict[str, list] = {}  # destination -> its targets, each with its cgroup.procs open
+        self._names: Optional[Dict[str, str]] = None  # hierarchy key -> its names in /proc/PID/cgroup
         self.threads: list = []
 
     # --- lifecycle ------------------------------------------------------------------------
@@ -89,7 +99,6 @@ class Engine:
             from cgmand.kernel.procconnector import Connector
 
             self.connector = Connector(MASK, rcvbuf=self.buffer)
-        self._wake_read, self._wake_write = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
         self._rescan()  # after the subscription: nothing started in between is missed
         self._thread(self._serve, "rules")
 
@@ -105,94 +114,108 @@ class Engine:
             self._request(RESCAN)
 
     def _set(self, desired: Any, host: Any) -> None:
-        # One assignment of a tuple each: the worker sees the old set or the new one.
-        self.rules, self.host, self.desired = tuple(desired.rules), host, desired
-        self._resolved: Dict[str, list] = {}  # destination -> the cgroups to write its processes to
+        # One assignment of a tuple: the engine's thread sees the old set or the new one,
+        # whole. Its open files are its own: it closes them when it sees the change.
+        rules = tuple(desired.rules)
+        uses_ids = any(key in rule.match for rule in rules for key in ("user", "uid", "group", "gid"))
+        self.config = (rules, host, desired, rulebook.comm_filter(rules), uses_ids)
+
+    @property
+    def rules(self) -> tuple:
+        return self.config[0]
+
+    @property
+    def host(self) -> Any:
+        return self.config[1]
+
+    @property
+    def desired(self) -> Any:
+        return self.config[2]
 
     def stop(self) -> None:
-        self.stopped = True
         if self.threads:
             self._request(None)
             for thread in self.threads:
                 thread.join(timeout=5)
+        if not any(thread.is_alive() for thread in self.threads):  # else its files are still in use
+            self._close_targets()
         if self.connector is not None:
             self.connector.close()
 
     def _request(self, item: Any) -> None:
-        """Work from another thread (a rescan, stop): queued, and the loop woken."""
+        """Work from another thread (a rescan, stop): queued, and the receive woken."""
         self.work.put(item)
-        try:
-            os.write(self._wake_write, b"!")
-        except (BlockingIOError, AttributeError):
-            pass  # already woken (or not started)
+        self._attention = True
+        if self.connector is not None and self.threads:
+            self.connector.wake()
 
     # --- the loop -------------------------------------------------------------------------
 
     def _serve(self) -> None:
-        """One thread, no hand-off: drain the socket (all it holds), handle those events,
-        drain again every BATCH events (a cgroup write may wait ~15 ms, and the kernel's
-        buffer holds thousands of events), take requests, then sleep in poll(2) on the
-        socket and the wake-up pipe. A rescan waits for RESCAN_DELAY without overflows."""
-        import collections
-        import select
+        """Receive an event, handle it, again; between two, only a flag is looked at.
+        When it is up: requests (stop, rescan) and a pending rescan's delay."""
+        from cgmand.kernel.procconnector import WAKE, Overrun
 
-        poller = select.poll()
-        poller.register(self.connector.fileno(), select.POLLIN)
-        poller.register(self._wake_read, select.POLLIN)
-        pending: collections.deque = collections.deque()
-        rescan = False
+        connector = self.connector
+        self._idle_timeout = None if connector.can_wake else IDLE_WAKE
+        connector.set_timeout(self._idle_timeout)
+        self._timeout_set = self._idle_timeout
+        counters = self.counters
         while True:
-            self._drain(pending)
-            handled = 0
-            while pending:
-                event = pending.popleft()
-                try:
-                    self.handle(event)
-                except Exception as err:  # one process must never stop the engine
-                    self.counters.failed += 1
-                    self.log("rules_error", error=f"{type(err).__name__}: {err}")
-                handled += 1
-                if handled % BATCH == 0:
-                    self._drain(pending)
-            while True:
-                try:
-                    item = self.work.get_nowait()
-                except queue.Empty:
-                    break
-                if item is None:
-                    return
-                rescan = True
-            if self._overflowed:
-                rescan, self._overflowed = True, False
-            wait = None
-            if rescan:
-                quiet = time.monotonic() - (self._last_overflow or 0.0)
-                if quiet >= RESCAN_DELAY:
-                    rescan, self._last_overflow = False, None
-                    try:
-                        self._rescan()
-                    except Exception as err:
-                        self.log("rules_error", error=f"{type(err).__name__}: {err}")
-                    continue
-                wait = int((RESCAN_DELAY - quiet) * 1000) + 1
-            # poll(2) returns at once if more came meanwhile; the wake-up pipe is read only
-            # when it was written (every syscall counts here: thousands of events a second)
-            for fd, _mask in poller.poll(wait):
-                if fd == self._wake_read:
-                    try:
-                        os.read(self._wake_read, 4096)
-                    except BlockingIOError:
-                        pass
-
-    def _drain(self, pending: Any) -> None:
-        events, overrun = self.connector.drain()
-        if overrun:
-            self._overrun()
-        for event in events:
+            if self._attention and self._attend():
+                return
+            try:
+                event = connector.receive()
+            except Overrun:
+                self._overrun()
+                continue
+            except OSError as err:  # not seen; logged, and never a busy loop
+                self.log("rules_error", error=f"proc connector: {err}")
+                time.sleep(1.0)
+                continue
+            if event is WAKE:
+                continue
             if event is None:
-                self.counters.foreign += 1
-            elif not event.thread or event.what in (procevents.UID, procevents.GID):
-                pending.append(event)
+                counters.foreign += 1
+                continue
+            if event.pid != event.tgid and event.what == procevents.EXEC:
+                continue  # exec events name the leader (de_thread gave the exec'ing thread its pid)
+            try:
+                self.handle(event)
+            except Exception as err:  # one process must never stop the engine
+                counters.failed += 1
+                self.log("rules_error", error=f"{type(err).__name__}: {err}")
+
+    def _attend(self) -> bool:
+        """Requests and the rescan's timing; True to stop. The flag goes down first: a
+        request queued meanwhile raises it again."""
+        self._attention = False
+        while not self.work.empty():  # this thread is the only consumer
+            item = self.work.get_nowait()
+            if item is None:
+                return True
+            self._rescan_wanted = True
+        if not self._rescan_wanted:
+            self._timeout(self._idle_timeout)
+            return False
+        if time.monotonic() - (self._last_overflow or 0.0) >= RESCAN_DELAY:
+            self._rescan_wanted, self._last_overflow = False, None
+            try:
+                self._rescan()
+            except Exception as err:
+                self.log("rules_error", error=f"{type(err).__name__}: {err}")
+            self._timeout(self._idle_timeout)
+            return False
+        # Not quiet long enough: look again after each event, or after RESCAN_DELAY
+        # without one (the receive timeout, set once: a syscall less per event).
+        self._timeout(RESCAN_DELAY)
+        self._attention = True
+        return False
+
+    def _timeout(self, seconds: Optional[float]) -> None:
+        if seconds != self._timeout_set:
+            self.connector.set_timeout(seconds)
+            self._timeout_set = seconds
 
     def _overrun(self) -> None:
         self.counters.overflows += 1
@@ -200,7 +223,7 @@ class Engine:
         if size < MAX_BUFFER:
             self.connector.rcvbuf = self.connector.grow(min(size * 2, MAX_BUFFER))
         self._last_overflow = time.monotonic()
-        self._overflowed = True
+        self._rescan_wanted = self._attention = True
         self.log("rules_overflow", buffer=self.connector.rcvbuf, overflows=self.counters.overflows)
 
     def _rescan(self) -> None:
@@ -215,13 +238,8 @@ class Engine:
 
     def handle(self, event: procevents.Event) -> None:
         self.counters.events += 1
-        if event.what == procevents.EXEC:
+        if event.what == procevents.EXEC or (event.what in (procevents.UID, procevents.GID) and self.config[4]):
             self.place(event.tgid)
-        elif event.what in (procevents.UID, procevents.GID) and self._uses_ids():
-            self.place(event.tgid)
-
-    def _uses_ids(self) -> bool:
-        return any(key in rule.match for rule in self.rules for key in ("user", "uid", "group", "gid"))
 
     def place(self, pid: int, scanned: bool = False) -> Optional[str]:
         """Decide for one process and move it; what happened (a Counters field).
@@ -232,18 +250,18 @@ class Engine:
         return outcome
 
     def _place(self, pid: int, scanned: bool) -> Optional[str]:
-        from cgmand.kernel.procfacts import ProcFacts
-
-        rules = self.rules
+        rules, host, _desired, comm_filter, _ids = self.config
         if not rules or pid in (1, self.own_pid):
             return None
-        pinned = None
+        self.counters.examined += 1
         facts = ProcFacts(pid, self.roots.proc_root)
+        pinned = None
         try:
             # Most processes match no rule: decide first, on what the rules read (comm
             # first: the smallest file), and look further only at a match.
-            self.counters.examined += 1
-            rule = rulebook.decide(rules, facts).rule
+            if comm_filter is not None and comm_filter.match(facts.comm()) is None:
+                return "unmatched"
+            rule = rulebook.first(rules, facts)
             if rule is None:
                 return "unmatched"
             if rule.ignore:
@@ -252,9 +270,7 @@ class Engine:
             # reports: only what a scan finds needs its state read.
             if scanned and (facts.kernel_thread() or facts.state() in ("Z", "X")):
                 return None
-            kind = origins.origin(facts.cgroup(), self.host.base, self.host.systemd is not None,
-                                  self._container(facts))
-            if not origins.allowed(kind, rule.origins):
+            if not self._origin_allowed(facts, rule, host):
                 return "origin_refused"
             if not rule.force and self._sticky(pid):
                 return "sticky"
@@ -277,6 +293,18 @@ class Engine:
             if pinned is not None:
                 os.close(pinned)
 
+    def _origin_allowed(self, facts: Any, rule: rulebook.Rule, host: Any) -> bool:
+        """The origin policy. The pid namespace (a readlink) is read only when it decides:
+        when the process's cgroup alone allows what a container would not, or the reverse."""
+        systemd = host.systemd is not None
+        where = origins.origin(facts.cgroup(), host.base, systemd, False)
+        if where == "cgman":
+            return True
+        ok = origins.allowed(where, rule.origins)
+        if ok == origins.allowed("containers", rule.origins):
+            return ok
+        return origins.allowed("containers" if self._container(facts) else where, rule.origins)
+
     def _container(self, facts: Any) -> bool:
         ns = facts.pid_namespace()
         return ns is not None and self.init_ns is not None and ns != self.init_ns
@@ -291,27 +319,27 @@ class Engine:
 
     def _move(self, pid: int, pinned: Optional[int], start: Optional[int], group: str, rule: rulebook.Rule,
               facts: Any, again: bool = True) -> str:
-        from cgmand.errors import CgroupGone, KernelError
-        from cgmand.kernel.cgroupfs import CgroupFS
+        if self._names is None:  # how /proc/PID/cgroup names each hierarchy: the same for all
+            from cgmand.kernel.attach import hierarchy_key
 
+            self._names = {hierarchy_key(names): names for names in facts.cgroups()}
         try:
             present = self._targets(group, rule)
         except CgmanError as err:
             self.log("rules_move_failed", pid=pid, rule=rule.name, group=group, error=err.render())
             return "failed"
-        where = facts.cgroups_by_key()  # read already, for the origin
-        wanted = [t for t in present if where.get(t.hierarchy.key) != _expected(t)]
+        wanted = [t for t in present if t.line is None or not facts.in_cgroup(t.line)]  # read for the origin
         if not wanted:
             return "in_place"
         try:
             for target in wanted:  # the pid, once per hierarchy: the whole process moves
-                CgroupFS(target.hierarchy).write(target.path, "cgroup.procs", str(pid))
+                target.procs.write(pid)
         except ProcessGone:
             return "gone"
         except CgroupGone:
             # Removed since it was looked up (an emptied template group, a reload): look
             # again, once; a template's group is made anew.
-            self._resolved.pop(group, None)
+            self._forget(group)
             if again:
                 return self._move(pid, pinned, start, group, rule, facts, again=False)
             self.log("rules_move_failed", pid=pid, rule=rule.name, group=group, error="the group is gone")
@@ -322,7 +350,8 @@ class Engine:
         if not self._same(pid, pinned, start):  # it exited: the write may have moved a newcomer
             self.log("rules_exited_during_move", pid=pid, group=group)
             return "gone"
-        self.log_debug("rules_placed", pid=pid, rule=rule.name, group=group)
+        if self.log_debug is not None:
+            self.log_debug("rules_placed", pid=pid, rule=rule.name, group=group)
         return "placed"
 
     def _same(self, pid: int, pinned: Optional[int], start: Optional[int]) -> bool:
@@ -341,16 +370,21 @@ class Engine:
             return False
 
     def _targets(self, group: str, rule: rulebook.Rule) -> list:
-        """The cgroups a process placed in ``group`` is written to: the hierarchies of the
-        group's controllers (its knobs'), plus systemd's tracking ones under systemd, as
-        `cgman exec` joins them. Worked out once per group and configuration."""
-        cached = self._resolved.get(group)
+        """Where a process placed in ``group`` is written: the hierarchies of the group's
+        controllers (its knobs'), plus systemd's tracking ones under systemd, as `cgman
+        exec` joins them. Worked out once per group and configuration, cgroup.procs kept
+        open; only this thread opens and closes those files."""
+        if self._targets_of is not self.config:
+            self._close_targets()
+            self._targets_of = self.config
+        cached = self._open.get(group)
         if cached is not None:
             return cached
         from cgmand import targets
         from cgmand.kernel import attach
 
-        spec = self.desired.groups.get(group) or self.desired.templates.get(rule.place or "")
+        desired = self.desired
+        spec = desired.groups.get(group) or desired.templates.get(rule.place or "")
         names = _controllers(spec) if spec is not None else ()
         text = f"{','.join(sorted(names)) if names else '*'}:{group}"
         chosen = targets.resolve(self.host, [targets.parse(text)], mirrors=self.host.systemd is not None)
@@ -363,8 +397,24 @@ class Engine:
             if why is not None:
                 raise CgmanError(f"cannot make {group} from template {rule.place}: {why}") from None
             present = attach.check(chosen)
-        self._resolved[group] = present
-        return present
+        opened: list = []
+        try:
+            for target in present:
+                opened.append(_Target(target, self.roots.cgroup_root is None, self._names or {}))
+        except BaseException:
+            for done in opened:
+                done.procs.close()
+            raise
+        self._open[group] = opened
+        return opened
+
+    def _forget(self, group: str) -> None:
+        for target in self._open.pop(group, ()):
+            target.procs.close()
+
+    def _close_targets(self) -> None:
+        for group in list(self._open):
+            self._forget(group)
 
     def state(self) -> dict:
         out = self.counters.as_dict()
@@ -387,13 +437,18 @@ def _controllers(spec: Any) -> tuple:
     return tuple(names)
 
 
-def _expected(target: Any) -> str:
-    root = target.hierarchy.root.rstrip("/")
-    return (root + target.path) if target.path != "/" else (root or "/")
+class _Target:
+    """One hierarchy a group's processes are written to: the line a process in it shows
+    in /proc/PID/cgroup (":cpu,cpuacct:/cgman/web", None if that hierarchy's names are
+    unknown: then it is always written), and its cgroup.procs, open."""
 
+    __slots__ = ("line", "procs")
 
-def _pid_namespace(proc_root: str, pid: int) -> Optional[int]:
-    try:
-        return os.stat(f"{proc_root}/{pid}/ns/pid").st_ino
-    except OSError:
-        return None
+    def __init__(self, target: Any, kernel: bool, names: Dict[str, str]):
+        from cgmand.kernel.cgroupfs import CgroupFS, ProcsFile
+
+        root = target.hierarchy.root.rstrip("/")
+        expected = (root + target.path) if target.path != "/" else (root or "/")
+        known = names.get(target.hierarchy.key)
+        self.line = f":{known}:{expected}" if known is not None else None
+        self.procs = ProcsFile(CgroupFS(target.hierarchy), target.path, kernel)

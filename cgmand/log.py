@@ -28,10 +28,17 @@ class _Silent:
 
 
 _logger: Any = _Silent()
+_debug = False
 
 
 def logger() -> Any:
     return _logger
+
+
+def debug_enabled() -> bool:
+    """Are debug events written? Per-process events in hot loops are not even built
+    otherwise (a filtered structlog call still costs a few microseconds)."""
+    return _debug
 
 
 def enabled() -> bool:
@@ -41,7 +48,7 @@ def enabled() -> bool:
 
 def configure(level: str = "info", fmt: str = "auto") -> None:
     """Start logging to stderr: console on a tty, else logfmt (or fmt="json")."""
-    global _logger
+    global _logger, _debug
     import logging
 
     import structlog
@@ -60,3 +67,4 @@ def configure(level: str = "info", fmt: str = "auto") -> None:
         cache_logger_on_first_use=True,
     )
     _logger = structlog.get_logger("cgman")
+    _debug = level.lower() == "debug"

@@ -35,6 +35,7 @@ _CN_MSG = struct.Struct("=IIIIHH")  # cn_msg
 _EVENT = struct.Struct("=IIQ")  # what, cpu, timestamp_ns
 HEADER_SIZE = _HEADER.size + _CN_MSG.size  # 36
 EVENT_OFFSET = HEADER_SIZE + _EVENT.size  # 52
+_PREFIX = struct.Struct("=" + _HEADER.format[1:] + _CN_MSG.format[1:] + _EVENT.format[1:])  # all three
 # What each event carries at EVENT_OFFSET (u32 each): the numbers parse() returns.
 _LAYOUT = {
     FORK: struct.Struct("=IIII"),  # parent_pid, parent_tgid, child_pid, child_tgid
@@ -74,18 +75,18 @@ class Malformed(ValueError):
 
 
 def parse(datagram: bytes) -> Event:
-    """The event in one datagram from the connector socket. Raises Malformed."""
+    """The event in one datagram from the connector socket. Raises Malformed.
+    The three headers come out of one unpack: this runs for every event the kernel sends."""
     if len(datagram) < EVENT_OFFSET:
         raise Malformed(f"{len(datagram)} bytes: shorter than a proc event header ({EVENT_OFFSET})")
-    length, kind, _flags, _seq, sender = _HEADER.unpack_from(datagram, 0)
+    (length, kind, _flags, _seq, sender, idx, val, _cseq, _ack, size, _cflags, what, _cpu,
+     timestamp) = _PREFIX.unpack_from(datagram, 0)
     if kind != NLMSG_DONE or length > len(datagram):
         raise Malformed(f"netlink message type {kind}, length {length} of {len(datagram)}: not a connector event")
     if sender != 0:
         raise Malformed(f"from port {sender}, not the kernel")
-    idx, val, _cseq, _ack, size, _cflags = _CN_MSG.unpack_from(datagram, _HEADER.size)
-    if (idx, val) != (CN_IDX_PROC, CN_VAL_PROC):
+    if idx != CN_IDX_PROC or val != CN_VAL_PROC:
         raise Malformed(f"connector {idx}/{val}, not the proc connector")
-    what, _cpu, timestamp = _EVENT.unpack_from(datagram, HEADER_SIZE)
     layout = _LAYOUT.get(what)
     if layout is None:
         return Event(what, 0, 0, timestamp, ())

@@ -56,7 +56,8 @@ class Rule:
     """One validated rule. ``match``: key -> tuple of values, as compiled for matching:
     uids and gids as ints, globs and regexes as compiled patterns (with their text)."""
 
-    __slots__ = ("name", "source", "position", "priority", "match", "place", "ignore", "force", "origins", "raw")
+    __slots__ = ("name", "source", "position", "priority", "match", "place", "ignore", "force", "origins", "raw",
+                 "tests")
 
     def __init__(self, name: str, source: str, position: int, priority: int, match: Dict[str, tuple],
                  place: Optional[str], ignore: bool, force: bool = False, origins: Tuple[str, ...] = (),
@@ -64,6 +65,8 @@ class Rule:
         self.name, self.source, self.position, self.priority = name, source, position, priority
         self.match, self.place, self.ignore, self.force, self.origins = match, place, ignore, force, origins
         self.raw = raw  # the table as written: what the config cache keeps
+        # (key, values), cheapest key first: the order every check tries them in
+        self.tests = tuple((key, match[key]) for key in sorted(match, key=COST.index))
 
     def order(self) -> Tuple[int, str, int]:
         """The total order rules are tried in: priority (higher first), file, position."""
@@ -348,25 +351,62 @@ def check(rule: Rule, facts: Facts) -> Tuple[bool, str]:
     """Does ``rule`` match? And why (or why not), for cgman explain. Keys are tried
     cheapest first; the first that fails decides."""
     reasons = []
-    for key in sorted(rule.match, key=COST.index):
-        ok, why = _check(key, rule.match[key], facts)
+    for key, values in rule.tests:
+        ok, why = _check(key, values, facts, True)
         reasons.append(why)
         if not ok:
             return False, why
     return True, "; ".join(reasons)
 
 
+def matches(rule: Rule, facts: Facts) -> bool:
+    """``check`` without the reasons: what the engine asks thousands of times a second."""
+    for key, values in rule.tests:
+        if not _hit(key, values, facts):
+            return False
+    return True
+
+
+def first(rules: Sequence[Rule], facts: Facts) -> Optional[Rule]:
+    """The first rule that matches (``decide`` without the explanation), or None."""
+    for rule in rules:
+        for key, values in rule.tests:
+            if not _hit(key, values, facts):
+                break
+        else:
+            return rule
+    return None
+
+
+def _hit(key: str, values: tuple, facts: Facts) -> bool:
+    """One key's verdict. The glob keys, by far the most used, take a short way: no
+    reason built, no generator (tests check it agrees with _check for every key)."""
+    if key == "comm" or key == "exe" or key == "cgroup":
+        text = facts.comm() if key == "comm" else facts.exe() if key == "exe" else facts.cgroup()
+        if text is None:
+            return False
+        for pattern in values:
+            if pattern.regex.match(text):
+                return True
+        return False
+    return _check(key, values, facts, False)[0]
+
+
 # Cheapest (and most selective) first: comm is a 16-byte file; status, with the ids, ~1.5 KiB.
 COST = ["comm", "uid", "user", "gid", "group", "cgroup", "exe", "parent", "args", "cmdline"]
 
 
-def _check(key: str, values: tuple, facts: Facts) -> Tuple[bool, str]:
+def _check(key: str, values: tuple, facts: Facts, explain: bool) -> Tuple[bool, str]:
+    """One key's verdict, and (``explain``) why: the sentence is built only when asked."""
     if key in ("user", "uid"):
         uid = facts.uid()
-        return uid in values, f"uid {uid} {'is' if uid in values else 'is not'} {_list(values)}"
+        ok = uid in values
+        return ok, (f"uid {uid} {'is' if ok else 'is not'} {_list(values)}" if explain else "")
     if key in ("group", "gid"):
         gids = facts.gids()
         hit = [g for g in gids if g in values]
+        if not explain:
+            return bool(hit), ""
         return bool(hit), (f"group {hit[0]} is {_list(values)}" if hit else
                            f"groups {', '.join(map(str, gids)) or 'none'} include none of {_list(values)}")
     if key == "parent":
@@ -376,25 +416,39 @@ def _check(key: str, values: tuple, facts: Facts) -> Tuple[bool, str]:
         reasons = []
         try:  # best effort: a parent may exit, and its pid pass on, while it is looked at
             for sub, subvalues in values:
-                ok, why = _check(sub, subvalues, parent)
+                ok, why = _check(sub, subvalues, parent, explain)
                 if not ok:
                     return False, f"parent: {why}"
                 reasons.append(why)
         except ProcessGone:
             return False, "the parent is gone"
-        return True, "parent: " + "; ".join(reasons)
+        return True, ("parent: " + "; ".join(reasons) if explain else "")
     if key == "args":
         argv = facts.argv()[1:]
         hit = [v for v in values if v in argv]
+        if not explain:
+            return bool(hit), ""
         return bool(hit), (f"argument {hit[0]!r} is there" if hit else f"no argument is {_list(values)}")
-    text = {"comm": facts.comm, "exe": facts.exe, "cgroup": facts.cgroup,
-            "cmdline": lambda: " ".join(facts.argv())}[key]()
+    text = facts.comm() if key == "comm" else facts.exe() if key == "exe" else facts.cgroup() if key == "cgroup" \
+        else " ".join(facts.argv())
     if text is None:
         return False, f"{key} cannot be read"
     search = key == "cmdline"
     hit = next((p for p in values if (p.regex.search(text) if search else p.regex.match(text))), None)
+    if not explain:
+        return hit is not None, ""
     return hit is not None, (f"{key} {text!r} matches {hit.text!r}" if hit else
                              f"{key} {text!r} does not match {_list(values)}")
+
+
+def comm_filter(rules: Sequence[Rule]) -> Optional["re.Pattern[str]"]:
+    """One pattern that every process some rule could match has a comm matching; None
+    when a rule does not look at comm. Most execs match no rule: this answers for them
+    with one read and one regex, whatever the number of rules."""
+    if not rules or any("comm" not in rule.match for rule in rules):
+        return None
+    texts = dict.fromkeys(p.regex.pattern for rule in rules for p in rule.match["comm"])
+    return re.compile("|".join(f"(?:{text})" for text in texts))
 
 
 def _list(values: Sequence[Any], empty: str = "") -> str:
@@ -419,14 +473,13 @@ def decide(rules: Sequence[Rule], facts: Facts, explain: bool = False) -> Decisi
     of all of them (those after the first match are still checked, and marked so)."""
     verdicts: List[Tuple[Rule, bool, str]] = []
     chosen = None
+    if not explain:
+        return Decision(first(rules, facts), verdicts)
     for rule in rules:
         ok, why = check(rule, facts)
-        if explain:
-            verdicts.append((rule, ok, why))
+        verdicts.append((rule, ok, why))
         if ok and chosen is None:
             chosen = rule
-            if not explain:
-                break
     return Decision(chosen, verdicts)
 
 

@@ -69,6 +69,49 @@ def read_bytes(path: str) -> bytes:
         os.close(fd)
 
 
+class ProcsFile:
+    """One cgroup's cgroup.procs, kept open to move many processes in: the rules engine
+    writes thousands of pids a second into a few groups, and an open(2) per move is a
+    path walk and two syscalls more. cgroupfs handles each write(2) on its own and
+    ignores the file offset (kernfs calls cgroup_file_write / cgroup1_procs_write with
+    the whole buffer), so one descriptor serves every move; checked on Linux 6.18, v1
+    and v2. Holding it does not keep the cgroup: rmdir(2) succeeds, and the next write
+    fails with ENODEV (kernfs deactivated the file), raised here as CgroupGone so the
+    caller looks the group up again.
+
+    ``kernel``: the file is cgroupfs's. A fake tree's file (the caller knows from its
+    roots: kernfs files are regular files too) is opened anew for each write, as
+    CgroupFS.write does, so that a removed fake group is noticed there too."""
+
+    def __init__(self, fs: "CgroupFS", cgroup: str, kernel: bool = True):
+        self.fs, self.cgroup = fs, cgroup
+        self.path = fs.path(cgroup, "cgroup.procs")
+        self.fd = -1
+        if kernel:
+            try:
+                self.fd = os.open(self.path, os.O_WRONLY | os.O_CLOEXEC)
+            except OSError as err:
+                raise fail("write", self.path, err) from err
+
+    def write(self, pid: int) -> None:
+        """Move process ``pid`` (all its threads) here. ProcessGone, CgroupGone, KernelError."""
+        if self.fd < 0:
+            self.fs.write(self.cgroup, "cgroup.procs", str(pid))
+            return
+        try:
+            os.write(self.fd, b"%d" % pid)
+        except OSError as err:
+            if err.errno == errno.ENODEV:
+                raise CgroupGone("write", self.path, err.errno, f"write {self.path}: the cgroup was removed",
+                                 str(pid)) from err
+            raise fail("write", self.path, err, str(pid)) from err
+
+    def close(self) -> None:
+        if self.fd >= 0:
+            os.close(self.fd)
+            self.fd = -1
+
+
 class CgroupFS:
     """Kernel I/O for one hierarchy."""
 

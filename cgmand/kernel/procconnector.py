@@ -16,6 +16,7 @@ from __future__ import annotations
 import errno
 import os
 import socket
+import struct
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # typing costs start-up time; annotations are strings anyway
@@ -27,16 +28,22 @@ from cgmand.errors import HostError
 NETLINK_CONNECTOR = 11
 SO_RCVBUFFORCE = 33  # socket(7): needs CAP_NET_ADMIN, ignores net.core.rmem_max
 SUBSCRIBE_TIMEOUT = 2.0
+_NOOP = struct.pack("=IHHII", 16, 1, 0, 0, 0)  # a bare netlink header, NLMSG_NOOP: the wake-up
 
 
 class Overrun(Exception):
     """The kernel dropped events: the socket's queue was full (ENOBUFS)."""
 
 
+WAKE = "wake"
+"""What receive() returns for a wake-up (wake() from another thread) or a timeout."""
+
+
 class Connector:
     def __init__(self, mask: int, rcvbuf: int = 8 << 20):
         self.mask = mask
         self.foreign = 0  # datagrams not from the kernel, or not proc events: dropped
+        self._waker: Optional[socket.socket] = None
         self.sock = socket.socket(socket.AF_NETLINK, socket.SOCK_DGRAM | socket.SOCK_CLOEXEC, NETLINK_CONNECTOR)
         try:
             self.rcvbuf = self.grow(rcvbuf)
@@ -45,6 +52,7 @@ class Connector:
         except BaseException:
             self.sock.close()
             raise
+        self._waker = self._make_waker()
 
     def grow(self, size: int) -> int:
         """Ask for a receive buffer of ``size`` bytes; the size the kernel granted."""
@@ -74,16 +82,57 @@ class Connector:
                             "CAP_NET_ADMIN before Linux 6.6)", reference="proc-connector")
         self.sock.sendto(procevents.subscribe(mask=self.mask), (0, 0))  # 6.6+: filtered in the kernel
 
-    def receive(self) -> Optional[procevents.Event]:
-        """The next event (blocking); None for a datagram that is not one (counted).
-        Raises Overrun when the kernel dropped events."""
+    def _make_waker(self) -> Optional[socket.socket]:
+        """A second socket of the family, whose datagrams to this one wake receive():
+        netlink lets a process with CAP_NET_ADMIN send to another socket's port
+        (netlink_sendmsg, NL_CFG_F_NONROOT_SEND). Its sender port tells it from the
+        kernel's events. None where that is refused: set_timeout() then bounds the wait."""
+        waker = socket.socket(socket.AF_NETLINK, socket.SOCK_DGRAM | socket.SOCK_CLOEXEC, NETLINK_CONNECTOR)
+        try:
+            waker.bind((0, 0))
+            self._waker_port = waker.getsockname()[0]
+            self._port = self.sock.getsockname()[0]
+            waker.sendto(_NOOP, (self._port, 0))  # one wake-up now, to know it works
+        except OSError:
+            waker.close()
+            return None
+        return waker
+
+    @property
+    def can_wake(self) -> bool:
+        return self._waker is not None
+
+    def wake(self) -> None:
+        """From another thread: make a receive() in progress return WAKE."""
+        if self._waker is not None:
+            try:
+                self._waker.sendto(_NOOP, (self._port, 0))
+            except OSError:  # the queue is full: receive() returns soon anyway
+                pass
+
+    def set_timeout(self, seconds: Optional[float]) -> None:
+        """Let receive() return WAKE after ``seconds`` without a datagram (None: wait for
+        one). SO_RCVTIMEO, in the kernel: a Python-level timeout would poll(2) first, a
+        syscall more per event."""
+        whole = int(seconds or 0)
+        micro = 0 if seconds is None else max(1, int((seconds - whole) * 1e6))
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, struct.pack("ll", whole, micro))
+
+    def receive(self) -> "Optional[procevents.Event] | str":
+        """The next event (blocking: one recvfrom(2), the cheapest way to wait); None for a
+        datagram that is not one (counted); WAKE for a wake-up or a timeout. Raises
+        Overrun when the kernel dropped events."""
         try:
             data, (sender, _groups) = self.sock.recvfrom(256)
+        except BlockingIOError:
+            return WAKE  # SO_RCVTIMEO passed
         except OSError as err:
             if err.errno == errno.ENOBUFS:
                 raise Overrun() from None
             raise
         if sender != 0:
+            if self._waker is not None and sender == self._waker_port:
+                return WAKE
             self.foreign += 1
             return None
         try:
@@ -91,31 +140,6 @@ class Connector:
         except procevents.Malformed:
             self.foreign += 1
             return None
-
-    def drain(self, limit: int = 4096) -> "tuple":
-        """What the socket holds now, without blocking: (events, overrun). An event is
-        None for a datagram that is not one (counted in ``foreign``); ``overrun``: the
-        kernel dropped events since the last read (ENOBUFS)."""
-        out: list = []
-        while len(out) < limit:
-            try:
-                data, (sender, _groups) = self.sock.recvfrom(256, socket.MSG_DONTWAIT)
-            except BlockingIOError:
-                break
-            except OSError as err:
-                if err.errno == errno.ENOBUFS:
-                    return out, True
-                raise
-            if sender != 0:
-                self.foreign += 1
-                out.append(None)
-                continue
-            try:
-                out.append(procevents.parse(data))
-            except procevents.Malformed:
-                self.foreign += 1
-                out.append(None)
-        return out, False
 
     def drops(self) -> Optional[int]:
         """Events the kernel dropped for this socket so far (the Drops column of
@@ -141,3 +165,5 @@ class Connector:
         except OSError:
             pass
         self.sock.close()
+        if self._waker is not None:
+            self._waker.close()

@@ -99,12 +99,10 @@ def _parent(facts) -> str:
 
 
 def _container(facts, proc_root: str) -> bool:
-    import os
+    from cgmand.kernel.procfacts import pid_namespace
 
-    try:
-        return facts.pid_namespace() != os.stat(f"{proc_root}/1/ns/pid").st_ino
-    except OSError:
-        return False
+    mine, init = facts.pid_namespace(), pid_namespace(1, proc_root)
+    return mine is not None and init is not None and mine != init
 
 
 def _verdict(pid: int, seen: dict, rule, where, kind: str, mark) -> str:

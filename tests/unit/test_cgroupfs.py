@@ -9,7 +9,7 @@ import pytest
 
 from cgmand.errors import CgroupBusy, CgroupGone, KernelError, ProcessGone
 from cgmand.hierarchy import Hierarchy
-from cgmand.kernel.cgroupfs import CgroupFS, fail
+from cgmand.kernel.cgroupfs import CgroupFS, ProcsFile, fail
 from fakes import build
 
 
@@ -97,3 +97,19 @@ def test_errno_becomes_a_named_error(tmp_path, code, op, kind, words):
     err = fail(op, str(tmp_path / "f"), OSError(code, os.strerror(code)), "7")
     assert type(err) is kind
     assert err.message == f'{op} "7" {tmp_path / "f"}: {words}'
+
+
+def test_procs_file_on_a_fake_tree_is_written_anew_each_time(tmp_path):
+    """Not the kernel (tests, --cgroup-root): each move opens the file, so the fake shows the
+    last pid written, and a removed fake group is noticed."""
+    hierarchy = Hierarchy(2, str(tmp_path), "/", frozenset())
+    (tmp_path / "g").mkdir()
+    (tmp_path / "g" / "cgroup.procs").write_text("")
+    procs = ProcsFile(CgroupFS(hierarchy), "/g", kernel=False)
+    procs.write(1234)
+    procs.write(56)
+    assert (tmp_path / "g" / "cgroup.procs").read_text() == "56"  # the last move, as the kernel shows one
+    assert procs.fd == -1
+    os.rename(tmp_path / "g", tmp_path / "gone")
+    with pytest.raises(CgroupGone):
+        procs.write(78)

@@ -12,6 +12,7 @@ import pytest
 from cgmand import commands, engine as engine_mod, procevents as pe, sticky
 from cgmand.kernel import hostinfo
 from cgmand.kernel.cgroupfs import CgroupFS
+from cgmand.kernel.procconnector import WAKE, Overrun
 from fakes import build, hybrid_host_with_web, write_config
 
 CONF = ('[group."web"]\ncpu.weight = 200\n'
@@ -30,37 +31,35 @@ def proc(tmp_path, pid, comm="cc1plus", ppid=1, start=100, uid=1000, cgroup="/",
 
 
 class FakeConnector:
-    """What the engine uses of kernel/procconnector.Connector: events fed by the test, a
-    descriptor that polls readable while there are some, and overruns on demand."""
+    """What the engine uses of kernel/procconnector.Connector: events fed by the test,
+    "overrun" to raise Overrun, a wake-up, and a receive timeout."""
 
-    def __init__(self):
+    def __init__(self, can_wake=True):
         self.items: queue.SimpleQueue = queue.SimpleQueue()
         self.rcvbuf = 1 << 20
-        self.grown = []
-        self.readable, self.signal = os.pipe()
-        os.set_blocking(self.readable, False)
+        self.grown, self.timeouts = [], []
+        self.can_wake = can_wake
+        self.timeout = None
 
     def put(self, item):
         self.items.put(item)
-        os.write(self.signal, b"!")
 
-    def drain(self):
-        out = []
+    def wake(self):
+        if self.can_wake:
+            self.items.put(WAKE)
+
+    def set_timeout(self, seconds):
+        self.timeout = seconds
+        self.timeouts.append(seconds)
+
+    def receive(self):
         try:
-            os.read(self.readable, 4096)
-        except BlockingIOError:
-            pass
-        while True:
-            try:
-                item = self.items.get_nowait()
-            except queue.Empty:
-                return out, False
-            if item == "overrun":
-                return out, True
-            out.append(item)
-
-    def fileno(self):
-        return self.readable
+            item = self.items.get(timeout=self.timeout)
+        except queue.Empty:
+            return WAKE
+        if item == "overrun":
+            raise Overrun()
+        return item
 
     def grow(self, size):
         self.grown.append(size)
@@ -155,6 +154,67 @@ def test_processes_in_other_containers_are_left_alone(made, monkeypatch):
     assert made.place(500) == "origin_refused" and made.moved == []
 
 
+def with_rules(made, text):
+    """The engine given these rules (in the fixture's configuration)."""
+    from cgmand import rules as rulebook
+
+    errors = []
+    parsed = rulebook.parse(__import__("tomllib").loads(text)["rule"], "/etc/cgman/20.toml", errors)
+    assert errors == []
+    made.update(made.desired._replace(rules=tuple(parsed)), made.host)
+
+
+@pytest.mark.parametrize("origins, cgroup, outcome", [
+    ('["containers"]', "/", "placed"),  # free and containers both allowed: it does not matter
+    ("[]", "/cgman/web", "in_place"),  # already in cgman's tree: allowed whatever its namespace
+])
+def test_the_pid_namespace_is_read_only_when_it_decides(made, monkeypatch, origins, cgroup, outcome):
+    from cgmand.kernel import procfacts
+
+    def unread(self):
+        raise AssertionError("the pid namespace was read")
+
+    monkeypatch.setattr(procfacts.ProcFacts, "pid_namespace", unread)
+    with_rules(made, f'[[rule]]\nname = "any"\ncomm = "cc1*"\nplace = "web"\norigins = {origins}\n')
+    proc(made.tmp, 500, cgroup=cgroup)
+    (made.tmp / "proc" / "500" / "cgroup").write_text(f"4:memory:/\n3:cpu:{cgroup}\n0::{cgroup}\n")
+    assert made.place(500) == outcome
+
+
+def test_a_container_process_is_taken_when_the_rule_allows_containers(made, monkeypatch):
+    from cgmand.kernel import procfacts
+
+    monkeypatch.setattr(made, "init_ns", "pid:[1]")
+    monkeypatch.setattr(procfacts.ProcFacts, "pid_namespace", lambda self: "pid:[2]")
+    with_rules(made, '[[rule]]\nname = "c"\ncomm = "cc1*"\nplace = "web"\norigins = ["containers"]\n')
+    proc(made.tmp, 500)
+    assert made.place(500) == "placed"
+
+
+def test_unmatched_processes_are_answered_by_comm_alone(made, monkeypatch):
+    """Every rule names a comm: a process whose comm none could match is not looked at
+    further (one read), whatever the rules' other keys would have read."""
+    from cgmand.kernel import procfacts
+
+    read = []
+    real = procfacts.ProcFacts._text
+    monkeypatch.setattr(procfacts.ProcFacts, "_text", lambda self, name: read.append(name) or real(self, name))
+    with_rules(made, '[[rule]]\nname = "u"\ncomm = "cc1*"\nuid = 0\nexe = "/usr/**"\nplace = "web"\n')
+    proc(made.tmp, 500, comm="vim")
+    assert made.place(500) == "unmatched" and read == ["comm"]
+
+
+def test_a_connector_that_cannot_be_woken_is_read_with_a_timeout(made):
+    """Where the wake-up datagram is refused, a request (here: stop) waits at most IDLE_WAKE."""
+    made.connector = FakeConnector(can_wake=False)
+    made.start()
+    assert wait(lambda: made.connector.timeouts == [engine_mod.IDLE_WAKE])
+    started = time.monotonic()
+    made.stop()
+    assert not made.threads[0].is_alive()
+    assert time.monotonic() - started < engine_mod.IDLE_WAKE + 2
+
+
 def test_events_exec_and_the_scan_at_start(made):
     proc(made.tmp, 500)  # already running when the engine starts: the scan places it
     made.start()
@@ -176,6 +236,8 @@ def test_an_overflow_grows_the_buffer_and_rescans_once(made, monkeypatch):
     assert wait(lambda: made.moved == [700])
     assert made.counters.overflows == 3 and made.counters.rescans == 2  # one scan for the storm
     assert made.connector.grown[:2] == [2 << 20, 4 << 20]
+    # The rescan's delay was a receive timeout, set once for the storm, then the idle wait
+    assert made.connector.timeouts == [None, engine_mod.RESCAN_DELAY, None]
     made.stop()
 
 

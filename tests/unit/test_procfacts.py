@@ -90,10 +90,10 @@ def _proc(tmp_path):
     os.symlink("/usr/bin/bash (deleted)", root / "1000" / "exe")  # upgraded under it
     os.symlink("/usr/bin/python3.11", root / "4242" / "exe")
     os.symlink("/usr/sbin/sshd", root / "5000" / "exe")
-    # ns/pid: a link to the namespace; stat() follows it to the namespace's inode
-    os.symlink(root / "nsfs" / "pid:[4026531836]", root / "1" / "ns" / "pid")
-    os.symlink(root / "nsfs" / "pid:[4026531836]", root / "1000" / "ns" / "pid")
-    os.symlink(root / "nsfs" / "pid:[4026532999]", root / "4242" / "ns" / "pid")  # a container's
+    # ns/pid: a link whose text names the namespace, as the kernel's does
+    os.symlink("pid:[4026531836]", root / "1" / "ns" / "pid")
+    os.symlink("pid:[4026531836]", root / "1000" / "ns" / "pid")
+    os.symlink("pid:[4026532999]", root / "4242" / "ns" / "pid")  # a container's
     return root
 
 
@@ -196,6 +196,24 @@ def test_cgroups_by_hierarchy(proc):
     assert facts(proc, 5001).cgroups() == {}
 
 
+@pytest.mark.parametrize("line, inside", [
+    (":cpu,cpuacct:/c", True),
+    ("::/y", True),  # the cgroup2 line
+    (":pids:/a", True),  # the first line
+    (":cpu,cpuacct:/c/d", False),
+    (":cpu,cpuacct:/", False),  # a prefix of the path is not the path
+    (":cpu:/c", False),  # one controller of a co-mounted pair does not name the hierarchy
+    (":pids:/y", False),
+])
+def test_in_cgroup_is_a_whole_line(proc, line, inside):
+    assert facts(proc, 4242).in_cgroup(line) is inside
+
+
+def test_in_cgroup_reads_a_last_line_without_newline(proc):
+    build(proc, {"7000": {"cgroup": "12:pids:/a\n0::/y"}})
+    assert facts(proc, 7000).in_cgroup("::/y") and not facts(proc, 7000).in_cgroup("::/")
+
+
 def test_cgroups_keeps_colons_in_a_path(proc):
     build(proc, {"7000": {"cgroup": "1:name=systemd:/a:b/c\n0::/d:e\n"}})
     assert facts(proc, 7000).cgroups() == {"name=systemd": "/a:b/c", "": "/d:e"}
@@ -241,13 +259,12 @@ def test_tgid(proc):
     assert facts(proc, 5001).tgid() == 5001  # no Tgid line: the pid itself
 
 
-def test_pid_namespace_is_the_inode_the_ns_link_leads_to(proc):
+def test_pid_namespace_is_what_the_ns_link_names(proc):
     init = facts(proc, 1).pid_namespace()
-    assert init == os.stat(proc / "nsfs" / "pid:[4026531836]").st_ino
+    assert init == "pid:[4026531836]"
     assert facts(proc, 1000).pid_namespace() == init
     container = facts(proc, 4242).pid_namespace()
-    assert container == os.stat(proc / "nsfs" / "pid:[4026532999]").st_ino
-    assert container != init
+    assert container == "pid:[4026532999]" and container != init
 
 
 def test_pid_namespace_unreadable_is_none(proc):
@@ -481,5 +498,6 @@ def test_this_process_on_the_real_proc():
     assert me.gids()[0] == os.getegid()
     assert set(me.gids()) == set(os.getgroups()) | {os.getegid()}
     assert me.exe() == os.path.realpath(sys.executable)
-    assert me.pid_namespace() == os.stat("/proc/self/ns/pid").st_ino
+    assert me.pid_namespace() == os.readlink("/proc/self/ns/pid")
+    assert me.pid_namespace().startswith("pid:[")
     assert me.argv()[0] and os.path.basename(me.argv()[0]).startswith("python")

@@ -513,6 +513,7 @@ def test_no_duplicates_no_errors():
 def test_check_each_key(table, facts, ok, why):
     rule = one(**table)
     assert rules.check(rule, facts) == (ok, why)
+    assert rules.matches(rule, facts) is ok  # the engine's path, without the reasons, agrees
 
 
 def test_args_ignore_argv0():
@@ -743,3 +744,27 @@ def test_a_user_name_that_is_no_group_name_becomes_the_number(monkeypatch):
     monkeypatch.setitem(rules._NAMES, 4242, "john.doe")  # dots are the kernel's, in cgroup names
     rule = rules.parse([{"name": "r", "comm": "x", "place": "batch/%u"}], "f.toml", [])[0]
     assert rules.destination(rule, FakeFacts(uid=4242, gids=(4242,))) == "batch/4242"
+
+
+# --- the comm filter: one regex that answers for most execs -------------------------------
+
+def test_comm_filter_accepts_exactly_what_some_rule_could_match():
+    ruleset = [one(name="a", comm=["cc1*", "rustc"]), one(name="b", comm="ld.[bg]*", uid=0),
+               one(name="c", comm="cc1*", ignore=True)]
+    pattern = rules.comm_filter(ruleset)
+    assert pattern is not None
+    for comm in ["cc1", "cc1plus", "rustc", "ld.bfd", "ld.gold", "bash", "rustc2", "xcc1", "ld.lld", "ld"]:
+        could = any(p.regex.match(comm) for rule in ruleset for p in rule.match["comm"])
+        assert (pattern.match(comm) is not None) is could, comm
+    # and where it says no, no rule matches, whatever else the process is
+    assert rules.decide(ruleset, FakeFacts(comm="bash", uid=0)).rule is None
+
+
+@pytest.mark.parametrize("ruleset", [
+    [],
+    [{"comm": "cc1*"}, {"uid": 0}],  # a rule that matches whatever the comm
+    [{"exe": "/usr/bin/*"}],
+    [{"parent": "sshd"}],  # the parent's comm is not the process's
+])
+def test_no_comm_filter_when_a_rule_does_not_look_at_comm(ruleset):
+    assert rules.comm_filter([one(name=f"r{i}", **table) for i, table in enumerate(ruleset)]) is None

@@ -1,0 +1,121 @@
+"""The engine's kernel I/O against the real kernel: the proc connector socket's wake-up,
+receive timeout and sender check (kernel/procconnector.py), and a cgroup.procs kept open
+for many moves (kernel/cgroupfs.ProcsFile). Other processes on the machine exec too, so
+a receive may return their events first: each check reads until it sees what it waits for."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import threading
+import time
+
+import pytest
+
+from cgmand import procevents
+from cgmand.errors import CgroupGone
+from cgmand.hierarchy import Hierarchy
+from cgmand.kernel.cgroupfs import CgroupFS, ProcsFile
+from cgmand.kernel.procconnector import NETLINK_CONNECTOR, WAKE, Connector
+
+from conftest import MOUNTS, mount_of, wait_until
+
+
+@pytest.fixture(name="connector")
+def _connector():
+    made = Connector(procevents.EXEC)
+    try:
+        assert made.can_wake  # root here: netlink lets it send to its own socket
+        made.set_timeout(0.05)
+        while made.receive() is not WAKE:  # what queued since the subscription, and the first wake-up
+            pass
+        yield made
+    finally:
+        made.close()
+
+
+def until_wake(connector, seconds=10.0):
+    """Receive until WAKE; how long that took, and the events seen before."""
+    started, events = time.monotonic(), []
+    while time.monotonic() - started < seconds:
+        got = connector.receive()
+        if got is WAKE:
+            return time.monotonic() - started, events
+        events.append(got)
+    raise AssertionError(f"no wake-up in {seconds} s ({len(events)} events)")
+
+
+def test_wake_ends_a_blocking_receive(connector):
+    connector.set_timeout(None)
+    threading.Timer(0.3, connector.wake).start()
+    took, _events = until_wake(connector)
+    assert 0.25 <= took < 5
+
+
+def test_the_receive_timeout_ends_an_idle_wait(connector):
+    connector.set_timeout(0.2)
+    took, _events = until_wake(connector)
+    assert took >= 0.15  # events of other processes may come first; never a wake-up before the timeout
+
+
+def test_a_datagram_from_another_socket_is_counted_not_taken(connector):
+    connector.set_timeout(0.5)
+    stranger = socket.socket(socket.AF_NETLINK, socket.SOCK_DGRAM, NETLINK_CONNECTOR)
+    try:
+        stranger.bind((0, 0))
+        # A well-formed exec event, as the kernel would send it, from a user process's port
+        stranger.sendto(procevents.build(procevents.EXEC, 4242, 4242), (connector.sock.getsockname()[0], 0))
+        _took, events = until_wake(connector)
+    finally:
+        stranger.close()
+    assert None in events and connector.foreign == 1
+    assert all(e is None or e.tgid != 4242 for e in events)
+
+
+def test_exec_events_still_arrive(connector, tmp_path):
+    connector.set_timeout(1.0)
+    child = subprocess.Popen(["/bin/true"])
+    child.wait()
+    seen = []
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and child.pid not in seen:
+        got = connector.receive()
+        if got is not WAKE and got is not None and got.what == procevents.EXEC:
+            seen.append(got.tgid)
+    assert child.pid in seen
+
+
+def hierarchy_for_pids():
+    """A hierarchy that moves processes: pids (v1 here, or cgroup2's root in the v2 guest)."""
+    point = mount_of("pids") or mount_of("unified")
+    mount = MOUNTS[point]
+    controllers = ("pids",) if mount.fstype == "cgroup" else ()
+    return Hierarchy(version=1 if mount.fstype == "cgroup" else 2, mount_point=point, root="/",
+                     controllers=frozenset(controllers))
+
+
+def test_one_open_cgroup_procs_moves_many_and_a_removed_group_is_named(kenv):
+    hierarchy = hierarchy_for_pids()
+    fs = CgroupFS(hierarchy)
+    fs.mkdir(kenv.prefix)
+    group = kenv.prefix + "/held"
+    fs.mkdir(group)
+    procs = ProcsFile(fs, group)
+    sleepers = [subprocess.Popen(["sleep", "60"]) for _ in range(3)]
+    kenv.procs.extend(sleepers)
+    try:
+        for sleeper in sleepers:
+            procs.write(sleeper.pid)
+        inside = fs.read(group, "cgroup.procs").split()
+        assert sorted(inside) == sorted(str(s.pid) for s in sleepers)
+        for sleeper in sleepers:
+            kenv.stop(sleeper)
+        assert wait_until(lambda: fs.read(group, "cgroup.procs").strip() == "", 10)
+        fs.rmdir(group)  # the open file does not keep the cgroup
+        late = subprocess.Popen(["sleep", "60"])
+        kenv.procs.append(late)
+        with pytest.raises(CgroupGone, match="removed"):
+            procs.write(late.pid)
+    finally:
+        procs.close()
+    assert procs.fd == -1
