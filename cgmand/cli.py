@@ -68,6 +68,9 @@ def build_parser() -> argparse.ArgumentParser:
     reload = sub.add_parser("reload", parents=[common],
                             help="ask the running cgmand to reload the configuration, and wait for it")
     reload.add_argument("--json", action="store_true", help="machine-readable outcome")
+    from cgmand.verbs import importing
+
+    importing.add_parser(sub, common)
     # Listed for --help; these verbs never reach argparse (_own_parser).
     for verb, text in (
             ("exec", "run a command in a group: exec -g CONTROLLERS:PATH COMMAND ARG..."),
@@ -168,6 +171,12 @@ def _own_after_other_options(args: object, roots: Roots) -> int:
                      "--run-root before it", hint="cgman exec -g CONTROLLERS:PATH COMMAND ARG...")
 
 
+def _import(args: object, roots: Roots) -> int:
+    from cgmand.verbs import importing
+
+    return importing.run(args, roots)
+
+
 def main(argv: Optional[List[str]] = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     own = _own_parser(argv)
@@ -183,6 +192,7 @@ def main(argv: Optional[List[str]] = None) -> int:
 
     run = {"check": commands.check, "plan": commands.plan, "apply": commands.apply,
            "status": commands.show_status, "daemon": commands.daemon, "reload": commands.reload,
+           "import": _import,
            **dict.fromkeys(_OWN_PARSERS, _own_after_other_options)}[args.command]
     try:
         return int(run(args, roots))
