@@ -181,7 +181,9 @@ class _Parser:
 
     def name(self, what: str, allow_default: bool = False) -> Token:
         tok = self.take()
-        if tok.kind == "kw" and not (allow_default and tok.text == "default"):
+        if tok.kind == "kw" and allow_default and tok.text == "default":
+            return tok  # libcgroup's grammar lets `group default` through unquoted
+        if tok.kind == "kw":
             self.fail(tok, f"expected {what}; found the keyword '{tok.text}' (quote it to use it as a name: "
                            f'"{tok.text}")')
         if tok.kind != "id":
@@ -276,7 +278,12 @@ class _Parser:
                 self.fail(value, f"expected a value for {key.text}; found {value.show()}")
             end = self.take()
             if end.kind != ";":
-                spaced = " (a value with spaces must be quoted, as in \"max 100000\")" if end.kind == "id" else ""
+                if end.line != value.line:
+                    spaced = f" (is ';' missing at the end of line {value.line}?)"
+                elif end.kind == "id":
+                    spaced = " (a value with spaces must be quoted, as in \"max 100000\")"
+                else:
+                    spaced = ""
                 self.fail(end, f"expected ';' after {key.text} = {value.show()}; found {end.show()}{spaced}")
             if key.text in keys:
                 self.fail(key, f"{key.text} twice in {name} (first at line {keys[key.text]}): libcgroup refuses that")

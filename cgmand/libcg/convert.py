@@ -61,7 +61,7 @@ def from_cgconfig(parsed: cgconfig.Parsed, v2: bool = False, root: Optional[str]
         note(parsed.defaults[-1].line, "several default sections: the last one counts, as in libcgroup")
     merged: Dict[Tuple[str, str], cgconfig.Group] = {}
     for group in parsed.groups:
-        key = (group.kind, group.name)
+        key = (group.kind, group.name.strip("/"))  # "/web" and "web/" are web
         if key in merged:
             note(group.line, f"{group.kind} {group.name} is defined again (first at line {merged[key].line}): "
                              "merged, the later values winning, as libcgroup applies both in order")
@@ -129,6 +129,12 @@ def _group(group: cgconfig.Group, default: Optional[cgconfig.Perm], namespaces: 
     if prefix:
         note(group.line, f"{group.kind} {group.name} is {prefix}/{name}: the namespace section's path")
         name = f"{prefix}/{name}"
+    from cgmand.paths import validate_group_name
+
+    try:
+        validate_group_name(re.sub(r"%.", "x", name))
+    except ValueError as err:
+        note(group.line, f"{group.kind} {group.name}: cgman refuses this name ({err}); rename it in the output")
     if group.kind == "template":
         fields = re.findall(r"%.", name)
         bad = [f for f in fields if f not in TEMPLATE_FIELDS]
@@ -221,6 +227,11 @@ def _settings(block: cgconfig.Block, controller: str, knobs: Dict[str, Any], com
                                "controller")
         if "\n" in raw:
             lines = [part.strip() for part in raw.splitlines() if part.strip()]
+            if not lines:
+                note(setting.line, f"{setting.key}: an empty value (blank lines); libcgroup 3.1+ does not write "
+                                   "it either; left out")
+                left_out += tw.comment(f"line {setting.line}: {setting.key} left out (blank).")
+                continue
             if setting.key.startswith("blkio.throttle."):
                 knobs[setting.key] = lines
                 comments += tw.comment(f"line {setting.line}: {setting.key} had one device per line: a list")
@@ -302,9 +313,12 @@ def _to_v2(knobs: Dict[str, Any], comments: List[str], note: Any, line: int) -> 
         elif knob in _THROTTLE:
             for entry in (item if isinstance(item, list) else [text]):
                 words = entry.split()
-                if len(words) == 2:
-                    limit = "max" if words[1] == "0" else words[1]
-                    devices.setdefault(words[0], []).append(f"{_THROTTLE[knob]}={limit}")
+                if len(words) != 2:
+                    note(line, f"{knob}: {entry!r} is not \"MAJ:MIN LIMIT\"; left out of io.max")
+                    comments += tw.comment(f"{knob} = {entry!r} left out: expected \"MAJ:MIN LIMIT\"")
+                    continue
+                limit = "max" if words[1] == "0" else words[1]
+                devices.setdefault(words[0], []).append(f"{_THROTTLE[knob]}={limit}")
         elif knob in _RENAMES:
             out[_RENAMES[knob]] = item
             comments += tw.comment(f"{knob} -> {_RENAMES[knob]}")
@@ -347,6 +361,7 @@ def from_cgrules(lines: List[cgrules.Line], notes: List[Note], source: str, know
         if destination in known:
             continue
         kind = "template" if "%" in destination else "group"
+        (out.templates if kind == "template" else out.groups).append(destination)
         out.lines += tw.comment(f"line {line}: {destination} is no group of the configuration; declared here "
                                 "(add its knobs)")
         out.lines.append(tw.table(kind, destination))
@@ -368,13 +383,20 @@ def _rule(rule: cgrules.Line, dittos: List[cgrules.Line], stem: str, note: Any, 
         note(rule.line, f"rule left out: {why}")
         out.lines += tw.comment(f"{where}: {text}\nleft out: {why}.") + [""]
 
-    if "ignore_rt" in rule.options:
+    if "ignore_rt" in rule.options and "ignore" not in rule.options:  # both: every task, cgman's ignore
         return skip("ignore_rt looks at the scheduling class, which cgman's rules do not")
     destination = rule.destination.strip("/")
     if any(f in destination for f in ("%p", "%P")):
         return skip("%p and %P (process name, pid) have no cgman template field")
     if not destination and "ignore" not in rule.options:
         return skip("the root cgroup: cgman places processes in its own groups only")
+    if destination and "ignore" not in rule.options:
+        from cgmand.paths import validate_group_name
+
+        try:
+            validate_group_name(re.sub(r"%.", "x", destination))
+        except ValueError as err:
+            note(rule.line, f"{destination}: cgman refuses this group name ({err}); rename it in the output")
     table: Dict[str, Any] = {"name": f"{stem}:{rule.line}"}
     comments = tw.comment(f"{where}: {text}")
     if rule.who == "user":
@@ -396,7 +418,7 @@ def _rule(rule: cgrules.Line, dittos: List[cgrules.Line], stem: str, note: Any, 
         if rule.controllers != ("*",):
             comments += tw.comment(f"controllers {','.join(rule.controllers)}: cgman moves the process in every "
                                    "hierarchy of the group's controllers")
-    if "user" not in table and "group" not in table and "comm" not in table and "exe" not in table:
+    if not any(key in table for key in ("user", "group", "comm", "exe", "cgroup")):
         table["cgroup"] = "/**"  # cgman wants a match key: every process
     for ditto in dittos:
         if ditto.destination.strip("/") == destination:

@@ -66,21 +66,22 @@ def _import(args: Any, roots: "Roots") -> "List[Tuple[str, Any]]":
     from cgmand.libcg import ImportFailed, cgconfig, cgrules, convert
 
     sources = _sources(args.paths, args.kind)
+    if args.output and os.path.exists(args.output) and not os.path.isdir(args.output):
+        raise ConfigError("is not a directory: -o wants the directory to write the .toml files into",
+                          source=args.output, reference="import-invalid")
+    names = _names(sources, args.kind)
     outputs, failures = [], []
-    known = _declared(args.output or roots.config_dir)
-    used: Set[str] = set()
-    for index, source in enumerate(sources):
+    # What the configuration declares, but not in the files this import replaces
+    known = _declared(args.output or roots.config_dir, skip=set(names))
+    for index, (source, name) in enumerate(zip(sources, names)):
         text = _read(source)
-        stem = os.path.basename(source)
-        stem = stem[:-5] if stem.endswith(".conf") else stem
+        stem = name[3:-5]  # unique, so rule names are too
         if args.kind == "cgconfig":
             parsed = cgconfig.parse(text, source)
             out = convert.from_cgconfig(parsed, v2=args.v2, root=args.root if index == 0 else None)
-            name = _unique(f"40-{stem}.toml", used)
         else:
             lines, notes = cgrules.parse(text, source)
             out = convert.from_cgrules(lines, notes, source, known, stem)
-            name = _unique(f"{50 + min(index, 49)}-{stem}.toml", used)
         errors = [n for n in out.notes if n.error]
         if errors:
             failures += errors
@@ -114,18 +115,32 @@ def _read(path: str) -> str:
         raise ConfigError(f"cannot read it: {err.strerror}", source=path, reference="import-invalid") from None
 
 
-def _unique(name: str, used: "Set[str]") -> str:
-    base, number = name[:-5], 2
+def _names(sources: "List[str]", kind: str) -> "List[str]":
+    """The output file of each source: 40-<name>.toml for groups, 50-, 51-... for rules
+    (cgman tries rules by file name, then position: the sources' order is kept)."""
+    used: Set[str] = set()
+    out = []
+    for index, source in enumerate(sources):
+        stem = os.path.basename(source)
+        stem = _unique(stem[:-5] if stem.endswith(".conf") else stem, used)
+        number = 40 if kind == "cgconfig" else 50 + min(index, 49)
+        out.append(f"{number}-{stem}.toml")
+    return out
+
+
+def _unique(stem: str, used: "Set[str]") -> str:
+    """a, a-2, a-3...: the stem names the output file and, for rules, the rules."""
+    name, number = stem, 2
     while name in used:
-        name = f"{base}-{number}.toml"
+        name = f"{stem}-{number}"
         number += 1
     used.add(name)
     return name
 
 
-def _declared(directory: str) -> "Set[str]":
-    """The groups and templates the TOML files in ``directory`` declare (read raw: they
-    need not validate for this)."""
+def _declared(directory: str, skip: "Set[str]") -> "Set[str]":
+    """The groups and templates the TOML files in ``directory`` declare, but for the
+    files named in ``skip`` (read raw: they need not validate for this)."""
     import tomllib
 
     found: Set[str] = set()
@@ -134,7 +149,7 @@ def _declared(directory: str) -> "Set[str]":
     except OSError:
         return found
     for name in names:
-        if not name.endswith(".toml") or name.startswith("."):
+        if not name.endswith(".toml") or name.startswith(".") or name in skip:
             continue
         try:
             with open(os.path.join(directory, name), "rb") as handle:
