@@ -1,10 +1,10 @@
 """`cgman import`: libcgroup's cgconfig.conf and cgrules.conf as cgman TOML.
 
     cgman import cgconfig PATH... [-o DIR] [--v2] [--root PATH] [--check] [--force]
-    cgman import cgrules FILE... [-o DIR] [--check] [--force]
+    cgman import cgrules PATH... [-o DIR] [--check] [--force]
 
-A directory among the cgconfig paths means its *.conf files in name order (as
-cgconfigparser -L since libcgroup 3.1). Without -o the TOML goes to standard
+A directory among the paths means its files in name order: *.conf for cgconfig
+(as cgconfigparser -L since libcgroup 3.1), every file for cgrules.d. Without -o the TOML goes to standard
 output; with -o DIR one file per source file, nothing written unless every
 source imported (and no existing file is replaced without --force). --check
 imports, then validates the result together with the files already in the
@@ -30,7 +30,7 @@ def add_parser(sub: Any, common: Any) -> None:
     verb = sub.add_parser("import", parents=[common], help="turn cgconfig.conf / cgrules.conf into cgman TOML")
     kinds = verb.add_subparsers(dest="kind", required=True, metavar="KIND")
     for kind, text, what in (("cgconfig", "groups from cgconfig.conf (files or directories)", "PATH"),
-                             ("cgrules", "rules from cgrules.conf", "FILE")):
+                             ("cgrules", "rules from cgrules.conf (files or directories)", "PATH")):
         one = kinds.add_parser(kind, help=text)
         one.add_argument("paths", nargs="+", metavar=what)
         one.add_argument("-o", "--output", metavar="DIR", help="write one .toml per source file into DIR")
@@ -95,10 +95,14 @@ def _import(args: Any, roots: "Roots") -> "List[Tuple[str, Any]]":
 
 
 def _sources(paths: "List[str]", kind: str) -> "List[str]":
+    """Files as given; a directory's files in name order: cgconfig's *.conf (cgconfigparser
+    -L since 3.1), cgrules.d's every file (cgrulesengd reads them all, in readdir order,
+    which is no order: name order is the one an administrator can see)."""
     out = []
     for path in paths:
-        if kind == "cgconfig" and os.path.isdir(path):
-            names = sorted(n for n in os.listdir(path) if n.endswith(".conf") and n != ".conf")
+        if os.path.isdir(path):
+            names = sorted(n for n in os.listdir(path) if not n.startswith(".") and
+                           (kind == "cgrules" or n.endswith(".conf")))
             out += [os.path.join(path, n) for n in names if os.path.isfile(os.path.join(path, n))]
         else:
             out.append(path)

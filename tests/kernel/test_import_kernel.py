@@ -166,3 +166,21 @@ def test_imported_rules_place_a_program(kenv, tmp_path):
         time.sleep(0.5)
         with open(f"/proc/{other.pid}/cgroup") as handle:
             assert jail not in handle.read()  # not the program the rule names: left alone
+
+
+def test_check_validates_on_this_host_and_shows_the_plan_writing_nothing(kenv, tmp_path):
+    top = kenv.prefix.strip("/")
+    source = tmp_path / "cgconfig.conf"
+    source.write_text(f"group {top}/web {{ cpu {{ cpu.shares = 512; }} }}\n")
+    before = sorted(p.name for p in kenv.conf.iterdir())
+    code, out, err = kenv.cgman("import", "cgconfig", "--root", "/", "--check", str(source))
+    assert code == 0, err
+    assert "every setting maps onto this host" in out
+    assert f"cpu:{kenv.prefix}/web/cpu.shares: (new) -> 512" in out
+    assert sorted(p.name for p in kenv.conf.iterdir()) == before  # nothing written
+    assert not any(os.path.isdir(m + kenv.prefix) for m in MOUNTS)  # nor applied
+
+    # A knob this host cannot honour (cpu.weight.nice is v2 only, and cpu is v1 here) is named
+    source.write_text(f"group {top}/web {{ cpu {{ cpu.weight.nice = 5; }} }}\n")
+    code, out, err = kenv.cgman("import", "cgconfig", "--root", "/", "--check", str(source))
+    assert code == 78 and "cpu.weight.nice" in err

@@ -1506,3 +1506,14 @@ def test_cli_written_file_matches_stdout(tmp_path, capsys):
     assert run(tmp_path, "import", "cgconfig", a, "-o", str(tmp_path / "out")) == 0
     assert (tmp_path / "out" / "40-a.toml").read_text() == shown
 
+
+
+def test_cli_a_cgrules_directory_is_every_file_in_name_order(tmp_path, capsys):
+    """cgrules.d: every file (no suffix filter, as cgrulesengd), dot files aside, in name order."""
+    write(tmp_path / "rules.d" / "b-late", "root * known\n")
+    write(tmp_path / "rules.d" / "a-early.rules", "nobody * known\n")
+    write(tmp_path / "rules.d" / ".hidden", "this is not read\n")
+    out = tmp_path / "out"
+    assert run(tmp_path, "import", "cgrules", str(tmp_path / "rules.d"), "-o", str(out)) == 0
+    assert sorted(p.name for p in out.iterdir()) == ["50-a-early.rules.toml", "51-b-late.toml"]
+    assert 'user = "nobody"' in (out / "50-a-early.rules.toml").read_text()
