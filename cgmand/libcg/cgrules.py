@@ -109,5 +109,9 @@ def _fields(raw: str, source: str, number: int, notes: "List[Note]") -> "List[st
         start = index
         while index < size and raw[index] not in " \t\r\f\v#":
             index += 1
+        if '"' in raw[start:index]:
+            notes.append(Note(source, number, f"a quote inside {raw[start:index]!r}: quote the whole field, as in "
+                                              '"john:my prog" (libcgroup 3.2+)', error=True))
+            return []
         out.append(raw[start:index])
     return out

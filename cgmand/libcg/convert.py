@@ -8,6 +8,7 @@ v2 host (knobs.py), so an import with --v2 means what the plain one means there.
 
 from __future__ import annotations
 
+import os
 import re
 
 TYPE_CHECKING = False
@@ -20,6 +21,7 @@ from cgmand.libcg import Note, cgconfig, cgrules
 _INT = re.compile(r"^-?\d+$")
 _ID_NUMBER = re.compile(r"^\d+$")
 TEMPLATE_FIELDS = ("%u", "%U", "%g", "%G")
+ALL_CONTROLLERS = ("cpu", "memory", "io", "pids")  # for a rule's "*", on v1 and v2 alike
 
 
 class Output:
@@ -31,6 +33,7 @@ class Output:
         self.notes: List[Note] = []
         self.groups: List[str] = []
         self.templates: List[str] = []
+        self.default: Optional[cgconfig.Perm] = None  # cgconfig: the default perm in force at the end
 
     def text(self) -> str:
         return "\n".join(self.lines).rstrip("\n") + "\n"
@@ -43,20 +46,28 @@ def header(source: str, what: str) -> List[str]:
 
 # --- cgconfig.conf ---------------------------------------------------------------------------
 
-def from_cgconfig(parsed: cgconfig.Parsed, v2: bool = False, root: Optional[str] = None) -> Output:
+def from_cgconfig(parsed: cgconfig.Parsed, v2: bool = False, root: Optional[str] = None,
+                  leaked: Optional[cgconfig.Perm] = None) -> Output:
+    """``leaked``: the default section of a file imported before this one, which
+    cgconfigparser -l A -L DIR (one run) applies to this file too: warned about."""
     out = Output(parsed.source)
     out.notes.extend(parsed.notes)
     out.lines += header(parsed.source, "cgconfig.conf")
     if root is not None:
         out.lines += ["[manager]", f"root = {tw.string(root)}", ""]
 
-    def note(line: int, message: str) -> None:
-        out.notes.append(Note(parsed.source, line, message))
+    def note(line: int, message: str, error: bool = False) -> None:
+        out.notes.append(Note(parsed.source, line, message, error))
 
+    kinds = {section.name for section in parsed.sections}
+    if {"mount", "namespace"} <= kinds:
+        note(parsed.sections[0].line, "mount and namespace sections in one file: libcgroup refuses the whole "
+                                      "file (ECGMOUNTNAMESPACE); taken as written")
     for section in parsed.sections:
         _section(section, note, out)
     namespaces = _namespaces(parsed.sections)
     default = parsed.defaults[-1] if parsed.defaults else None
+    out.default = default or leaked
     if len(parsed.defaults) > 1:
         note(parsed.defaults[-1].line, "several default sections: the last one counts, as in libcgroup")
     merged: Dict[Tuple[str, str], cgconfig.Group] = {}
@@ -64,13 +75,22 @@ def from_cgconfig(parsed: cgconfig.Parsed, v2: bool = False, root: Optional[str]
         key = (group.kind, group.name.strip("/"))  # "/web" and "web/" are web
         if key in merged:
             note(group.line, f"{group.kind} {group.name} is defined again (first at line {merged[key].line}): "
-                             "merged, the later values winning, as libcgroup applies both in order")
+                             "merged, the later values winning (device throttles add up), as libcgroup writes both")
             merged[key] = _merge(merged[key], group)
         else:
             merged[key] = group
     for group in merged.values():
+        if group.kind == "group" and default is None and leaked is not None and _unset_perm(group):
+            note(group.line, f"group {group.name}: cgconfigparser run on this file together with the one before "
+                             "(-l ... -L ...) gave it that file's default perm; cgman applies a default to its own "
+                             "file only: add a perm table if you relied on it")
         _group(group, default if group.kind == "group" else None, namespaces, v2, note, out)
     return out
+
+
+def _unset_perm(group: cgconfig.Group) -> bool:
+    own = group.perm
+    return own is None or own.task is None or own.admin is None
 
 
 def _section(section: cgconfig.Block, note: Any, out: Output) -> None:
@@ -97,56 +117,60 @@ def _namespaces(sections: List[cgconfig.Block]) -> Dict[str, str]:
 
 
 def _merge(first: cgconfig.Group, second: cgconfig.Group) -> cgconfig.Group:
+    """The later definition's values win, but a v1 throttle file takes one limit per
+    device and keeps the others: both definitions' lines stay."""
     blocks = {b.name: cgconfig.Block(b.name, b.line, list(b.settings)) for b in first.controllers}
     for block in second.controllers:
         if block.name in blocks:
             kept = {s.key: s for s in blocks[block.name].settings}
-            kept.update({s.key: s for s in block.settings})
+            for setting in block.settings:
+                earlier = kept.get(setting.key)
+                if earlier is not None and setting.key.startswith("blkio.throttle."):
+                    setting = cgconfig.Setting(setting.key, earlier.value + "\n" + setting.value, setting.line)
+                kept[setting.key] = setting
             blocks[block.name].settings = list(kept.values())
         else:
             blocks[block.name] = block
     return cgconfig.Group(first.kind, first.name, first.line, second.perm or first.perm, list(blocks.values()))
 
 
-def _group(group: cgconfig.Group, default: Optional[cgconfig.Perm], namespaces: Dict[str, str], v2: bool,
-           note: Any, out: Output) -> None:
+def _path(group: cgconfig.Group, namespaces: Dict[str, str], note: Any) -> Tuple[str, Optional[str]]:
+    """The group's cgman path, or why it has none."""
     name = group.name.strip("/")
-    where = f"line {group.line}: {group.kind} {group.name}"
-    left_out: List[str] = []
-    if name in ("", "."):
-        why = "cgman does not set the root cgroup's knobs (the kernel and the init system own it)"
-        note(group.line, f"{group.kind} {group.name} left out: {why}")
-        out.lines += tw.comment(f"{where} left out: {why}.") + [""]
-        return
+    name = "" if name == "." else name
     prefixes = {namespaces.get(block.name, "") for block in group.controllers}
     if len(prefixes) > 1:
-        why = ("its controllers have different namespace paths, and a cgman group is one path in every "
-               "hierarchy")
-        note(group.line, f"{group.kind} {group.name} left out: {why}")
-        out.lines += tw.comment(f"{where} left out: {why}.") + [""]
-        return
+        return name, "its controllers have different namespace paths, and a cgman group is one path in every " \
+                     "hierarchy"
     prefix = prefixes.pop() if prefixes else ""
     if prefix:
-        note(group.line, f"{group.kind} {group.name} is {prefix}/{name}: the namespace section's path")
-        name = f"{prefix}/{name}"
-    from cgmand.paths import validate_group_name
-
-    try:
-        validate_group_name(re.sub(r"%.", "x", name))
-    except ValueError as err:
-        note(group.line, f"{group.kind} {group.name}: cgman refuses this name ({err}); rename it in the output")
+        note(group.line, f"{group.kind} {group.name} is {'/'.join(filter(None, (prefix, name)))}: the namespace "
+                         "section's path")
+        name = "/".join(filter(None, (prefix, name)))
+    if not name:
+        return name, "cgman does not set the root cgroup's knobs (the kernel and the init system own it)"
     if group.kind == "template":
         fields = re.findall(r"%.", name)
         bad = [f for f in fields if f not in TEMPLATE_FIELDS]
-        if not fields or bad:
-            why = (f"cgman's templates fill in {', '.join(TEMPLATE_FIELDS)} only; found {bad[0]}" if bad else
-                   "a template without %u, %U, %g or %G is never used by a rule")
-            note(group.line, f"template {group.name} left out: {why}")
-            out.lines += tw.comment(f"{where} left out: {why}.") + [""]
-            return
+        if bad:
+            return name, f"cgman's templates fill in {', '.join(TEMPLATE_FIELDS)} only; found {bad[0]}"
+        if not fields:
+            return name, "a template without %u, %U, %g or %G is never used by a rule"
+    return name, _refused_name(name)
+
+
+def _group(group: cgconfig.Group, default: Optional[cgconfig.Perm], namespaces: Dict[str, str], v2: bool,
+           note: Any, out: Output) -> None:
+    where = f"line {group.line}: {group.kind} {group.name}"
+    name, why = _path(group, namespaces, note)
+    if why is not None:
+        note(group.line, f"{group.kind} {group.name} left out: {why}")
+        out.lines += tw.comment(f"{where} left out: {why}.") + [""]
+        return
     knobs: Dict[str, Any] = {}
     empty: List[str] = []
     comments: List[str] = []
+    left_out: List[str] = []
     for block in group.controllers:
         _block(block, knobs, empty, comments, left_out, note)
     if v2:
@@ -159,13 +183,16 @@ def _group(group: cgconfig.Group, default: Optional[cgconfig.Perm], namespaces: 
     safe = tw.dotted_safe(knobs)
     for knob, item in knobs.items():
         out.lines.append(f"{tw.key(knob, dotted=knob in safe)} = {tw.value(item)}")
-    for controller in empty:
+    for controller in dict.fromkeys(empty):
         if not any(k.split(".")[0] == controller or _controller_of(k) == controller for k in knobs):
             out.lines.append(f"{controller} = {{}}")
     out.lines += left_out
     perm = _perm(group.perm, default, note)
     if perm:
         out.lines += ["", tw.table(kind, name, "perm")]
+        if "task" in perm:
+            out.lines += tw.comment("task: on cgroup v2 cgman gives this owner cgroup.procs and cgroup.threads "
+                                    "(libcgroup's task has no effect there); on v1, tasks and cgroup.procs")
         out.lines += [f"{part} = {tw.value(fields)}" for part, fields in perm.items()]
     out.lines.append("")
 
@@ -209,6 +236,12 @@ def _settings(block: cgconfig.Block, controller: str, knobs: Dict[str, Any], com
             note(setting.line, f"{setting.key}: an empty value; libcgroup 3.1+ does not write it either; left out")
             left_out += tw.comment(f"line {setting.line}: {setting.key} = \"\" left out (empty).")
             continue
+        if setting.key.startswith("devices."):
+            note(setting.line, f"{setting.key}: cgman does not manage device access yet, and dropping this "
+                               "rule would give the group's processes devices it denies; remove the devices block "
+                               "from a copy of the file (and keep it under cgconfig) to import the rest",
+                 error=True)
+            continue
         if setting.key in catalogue.REFUSED:
             why = catalogue.REFUSED[setting.key]
             note(setting.line, f"{setting.key} left out: {why}")
@@ -237,8 +270,14 @@ def _settings(block: cgconfig.Block, controller: str, knobs: Dict[str, Any], com
                 comments += tw.comment(f"line {setting.line}: {setting.key} had one device per line: a list")
                 continue
             note(setting.line, f"{setting.key}: a value on several lines; libcgroup 3.1+ does not write it "
-                               "(2.0 wrote each line in turn, the last one staying); the last line is taken")
-            raw = lines[-1] if lines else ""
+                               "(2.0 wrote each line in turn); left out")
+            left_out += tw.comment(f"line {setting.line}: {setting.key} left out (a value on several lines).")
+            continue
+        if re.match(r"^-?0\d|^0[xX]", raw):
+            note(setting.line, f"{setting.key} = {raw}: the kernel reads a leading 0 as octal and 0x as hex; kept "
+                               "as written, for cgman to check")
+            knobs[setting.key] = raw
+            continue
         knobs[setting.key] = int(raw) if _INT.match(raw) and len(raw) < 19 else raw
 
 
@@ -365,8 +404,14 @@ def from_cgrules(lines: List[cgrules.Line], notes: List[Note], source: str, know
         out.lines += tw.comment(f"line {line}: {destination} is no group of the configuration; declared here "
                                 "(add its knobs)")
         out.lines.append(tw.table(kind, destination))
-        real = [c for c in controllers if c != "*"]
-        out.lines += [f"{c} = {{}}" for c in real] or tw.comment("controllers: * (add the ones the group needs)")
+        from cgmand.controllers import CONTROLLER_ALIASES
+
+        real = list(dict.fromkeys(CONTROLLER_ALIASES[c] for c in controllers if c in CONTROLLER_ALIASES))
+        if "*" in controllers or not real:  # "*": every hierarchy mounted; cgman's usual controllers, to review
+            out.lines += tw.comment("controllers * (every mounted one, in libcgroup): cgman's usual ones; "
+                                    "add or remove")
+            real = list(ALL_CONTROLLERS)
+        out.lines += [f"{c} = {{}}" for c in real]
         out.lines.append("")
         note(line, f"{destination} is not declared: a {kind} table was added for it")
     return out
@@ -378,36 +423,36 @@ def _rule(rule: cgrules.Line, dittos: List[cgrules.Line], stem: str, note: Any, 
     who = {"group": "@" + rule.name, "ditto": "%"}.get(rule.who, rule.name)
     text = f"{who}{':' + rule.process if rule.process is not None else ''} {','.join(rule.controllers)} " \
            f"{rule.destination}{' ' + ','.join(rule.options) if rule.options else ''}"
-
-    def skip(why: str) -> None:
-        note(rule.line, f"rule left out: {why}")
-        out.lines += tw.comment(f"{where}: {text}\nleft out: {why}.") + [""]
-
-    if "ignore_rt" in rule.options and "ignore" not in rule.options:  # both: every task, cgman's ignore
-        return skip("ignore_rt looks at the scheduling class, which cgman's rules do not")
     destination = rule.destination.strip("/")
-    if any(f in destination for f in ("%p", "%P")):
-        return skip("%p and %P (process name, pid) have no cgman template field")
-    if not destination and "ignore" not in rule.options:
-        return skip("the root cgroup: cgman places processes in its own groups only")
-    if destination and "ignore" not in rule.options:
-        from cgmand.paths import validate_group_name
-
-        try:
-            validate_group_name(re.sub(r"%.", "x", destination))
-        except ValueError as err:
-            note(rule.line, f"{destination}: cgman refuses this group name ({err}); rename it in the output")
-    table: Dict[str, Any] = {"name": f"{stem}:{rule.line}"}
+    ignore = "ignore" in rule.options
+    # A rule cgman cannot carry out still matched first in cgrulesengd, and so kept the
+    # rules after it from the processes it matched: it stays, as an ignore rule.
+    why = None
+    if "ignore_rt" in rule.options and not ignore:  # both options: every task, cgman's ignore
+        why = "ignore_rt looks at the scheduling class, which cgman's rules do not"
+    elif any(f in destination for f in ("%p", "%P")):
+        why = "%p and %P (process name, pid) have no cgman template field"
+    elif not destination and not ignore:
+        why = "the root cgroup: cgman places processes in its own groups only"
+    elif not ignore:
+        why = _refused_name(destination)
     comments = tw.comment(f"{where}: {text}")
-    if rule.who == "user":
-        table["user"] = int(rule.name) if _ID_NUMBER.match(rule.name) else rule.name
-    elif rule.who == "group":
-        table["group"] = int(rule.name) if _ID_NUMBER.match(rule.name) else rule.name
+    table: Dict[str, Any] = {"name": f"{stem}:{rule.line}"}
+    if rule.who in ("user", "group"):
+        if _ID_NUMBER.match(rule.name):
+            note(rule.line, f"{who}: libcgroup looks names up only, so it skipped this rule; imported as the "
+                            f"{'uid' if rule.who == 'user' else 'gid'} {rule.name}")
+        table[rule.who] = int(rule.name) if _ID_NUMBER.match(rule.name) else rule.name
+    if rule.who == "group":
         comments += tw.comment("@group: the effective gid or a supplementary group (libcgroup: the gid, or the "
                                "user listed as a member in /etc/group)")
-    if rule.process is not None:
-        _process(rule.process, table, comments, note, rule.line)
-    if "ignore" in rule.options:
+    alternative = _process(rule.process, table, comments, note, rule.line) if rule.process is not None else None
+    if why is not None:
+        note(rule.line, f"rule made an ignore rule: {why}; it keeps the rules after it from what it matches, "
+                        "as it did in cgrulesengd")
+        comments += tw.comment(f"not placed: {why}; an ignore rule keeps the first-match order")
+        table["ignore"] = True
+    elif ignore:
         table["ignore"] = True
         if destination and destination != "*":
             table["cgroup"] = [f"/**/{destination}", f"/**/{destination}/**"]
@@ -418,35 +463,69 @@ def _rule(rule: cgrules.Line, dittos: List[cgrules.Line], stem: str, note: Any, 
         if rule.controllers != ("*",):
             comments += tw.comment(f"controllers {','.join(rule.controllers)}: cgman moves the process in every "
                                    "hierarchy of the group's controllers")
+        if destination.count("%") > 1 and "/" in destination[:destination.rfind("%")]:
+            note(rule.line, f"{destination}: cgman makes the last level from [template.\"{destination}\"] only; "
+                            "libcgroup also made the levels above from their own templates")
     if not any(key in table for key in ("user", "group", "comm", "exe", "cgroup")):
         table["cgroup"] = "/**"  # cgman wants a match key: every process
     for ditto in dittos:
-        if ditto.destination.strip("/") == destination:
+        if why is None and ditto.destination.strip("/") == destination:
             continue
         note(ditto.line, "a % line sends the process to another group for other controllers: cgman places a "
                          "process in one group; left out (libcgroup 3.2+ skips % lines too)")
         comments += tw.comment(f"line {ditto.line}: % {','.join(ditto.controllers)} {ditto.destination} left "
                                "out: one group per process")
     out.lines += comments
+    _emit_rule(out, table)
+    if alternative is not None:
+        second = dict(table, name=f"{stem}:{rule.line}:script")
+        second.pop("exe")
+        second.update(alternative)
+        out.lines += tw.comment(f"{where}, the same for a script: libcgroup names a script by its path, "
+                                "which is its interpreter's argument")
+        _emit_rule(out, second)
+
+
+def _emit_rule(out: Output, table: Dict[str, Any]) -> None:
     out.lines.append("[[rule]]")
     out.lines += [f"{tw.key(k, dotted=False)} = {tw.value(v)}" for k, v in table.items()]
     out.lines.append("")
 
 
-def _process(process: str, table: Dict[str, Any], comments: List[str], note: Any, line: int) -> None:
+def _refused_name(name: str) -> Optional[str]:
+    """Why cgman cannot have a group of this name (None: it can)."""
+    from cgmand.paths import validate_group_name
+
+    if re.search(r"\.(slice|scope|service)(/|$)", name):
+        return "systemd owns .slice, .scope and .service cgroups; cgman's groups live in its own unit"
+    try:
+        validate_group_name(re.sub(r"%.", "x", name))
+    except ValueError as err:
+        return f"cgman refuses the group name {name!r}: {err}"
+    return None
+
+
+def _process(process: str, table: Dict[str, Any], comments: List[str], note: Any,
+             line: int) -> Optional[Dict[str, Any]]:
     """libcgroup's procname: a full path, or a name compared with the path's last part;
-    a trailing * is a prefix of the full path (in cgrulesengd only)."""
+    a trailing * is a prefix of the full path (in cgrulesengd only). For a full path,
+    the match keys of a second rule for a script of that path (None: no second rule)."""
     glob = "".join(f"[{c}]" if c in "*?[" else c for c in process.rstrip("*")) + ("*" if process.endswith("*")
                                                                                   else "")
     if "/" in process:
         table["exe"] = glob + ("*" if process.endswith("*") else "")  # ** : any path below the prefix
-        return
+        if process.endswith("*"):
+            return None
+        comments += tw.comment("a program started through a symlink is matched by the file the link leads to")
+        base = os.path.basename(process)
+        return {"comm": "".join(f"[{c}]" if c in "*?[" else c for c in base[:15]), "args": process}
     if process.endswith("*"):
         note(line, f"{process}: cgrulesengd compares a name ending in * with the full path, so it never matched "
                    "by name; imported as a comm glob, which does")
     if len(process.rstrip("*")) <= 15:
         table["comm"] = glob
-        return
+        return None
     table["exe"] = "/**/" + glob
     comments += tw.comment(f"{process!r} is longer than the 15 characters of a command name: matched on the "
                            "executable's name")
+    return None

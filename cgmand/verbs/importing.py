@@ -65,7 +65,7 @@ def run(args: Any, roots: "Roots") -> int:
 def _import(args: Any, roots: "Roots") -> "List[Tuple[str, Any]]":
     from cgmand.libcg import ImportFailed, cgconfig, cgrules, convert
 
-    sources = _sources(args.paths, args.kind)
+    sources, skipped = _sources(args.paths, args.kind)
     if args.output and os.path.exists(args.output) and not os.path.isdir(args.output):
         raise ConfigError("is not a directory: -o wants the directory to write the .toml files into",
                           source=args.output, reference="import-invalid")
@@ -73,12 +73,14 @@ def _import(args: Any, roots: "Roots") -> "List[Tuple[str, Any]]":
     outputs, failures = [], []
     # What the configuration declares, but not in the files this import replaces
     known = _declared(args.output or roots.config_dir, skip=set(names))
+    leaked = None  # the default perm of the cgconfig files before: cgconfigparser carries it over
     for index, (source, name) in enumerate(zip(sources, names)):
         text = _read(source)
         stem = name[3:-5]  # unique, so rule names are too
         if args.kind == "cgconfig":
             parsed = cgconfig.parse(text, source)
-            out = convert.from_cgconfig(parsed, v2=args.v2, root=args.root if index == 0 else None)
+            out = convert.from_cgconfig(parsed, v2=args.v2, root=args.root if index == 0 else None, leaked=leaked)
+            leaked = out.default
         else:
             lines, notes = cgrules.parse(text, source)
             out = convert.from_cgrules(lines, notes, source, known, stem)
@@ -91,24 +93,37 @@ def _import(args: Any, roots: "Roots") -> "List[Tuple[str, Any]]":
         outputs.append((name, out))
     if failures:
         raise ImportFailed(failures)
+    if outputs:
+        outputs[0][1].notes[:0] = skipped
     return outputs
 
 
-def _sources(paths: "List[str]", kind: str) -> "List[str]":
+def _sources(paths: "List[str]", kind: str) -> "Tuple[List[str], List[Any]]":
     """Files as given; a directory's files in name order: cgconfig's *.conf (cgconfigparser
-    -L since 3.1), cgrules.d's every file (cgrulesengd reads them all, in readdir order,
-    which is no order: name order is the one an administrator can see)."""
-    out = []
+    -L since 3.1; 2.0 read every file), cgrules.d's every file (cgrulesengd reads them
+    all, in readdir order, which is no order: name order is the one an administrator
+    sees). A missing *.d directory is no error, as in libcgroup."""
+    from cgmand.libcg import Note
+
+    out, notes = [], []
     for path in paths:
         if os.path.isdir(path):
-            names = sorted(n for n in os.listdir(path) if not n.startswith(".") and
-                           (kind == "cgrules" or n.endswith(".conf")))
-            out += [os.path.join(path, n) for n in names if os.path.isfile(os.path.join(path, n))]
+            for name in sorted(os.listdir(path)):
+                full = os.path.join(path, name)
+                if name.startswith(".") or not os.path.isfile(full):
+                    continue
+                if kind == "cgconfig" and not name.endswith(".conf"):
+                    notes.append(Note(full, 0, "not read: cgconfigparser -L reads only *.conf since libcgroup "
+                                               "3.1 (2.0 read every file)"))
+                    continue
+                out.append(full)
+        elif not os.path.exists(path) and path.rstrip("/").endswith(".d"):
+            notes.append(Note(path, 0, "no such directory: nothing to import from it (libcgroup does not mind)"))
         else:
             out.append(path)
     if not out:
-        raise ConfigError(f"no .conf files in {', '.join(paths)}", reference="import-invalid")
-    return out
+        raise ConfigError(f"no files to import in {', '.join(paths)}", reference="import-invalid")
+    return out, notes
 
 
 def _read(path: str) -> str:

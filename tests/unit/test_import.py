@@ -414,7 +414,7 @@ CORPUS = [
         blkio.throttle.read_bps_device = ["8:0 1048576", "8:16 2097152"]
         blkio.weight = 500
         """, [], ["line 3: blkio.throttle.read_bps_device had one device per line: a list"]),
-    ("multi-line-other-value-last-line", """
+    ("multi-line-other-value-left-out", """
         group web {
             cpuset {
                 cpuset.cpus = "0
@@ -424,9 +424,8 @@ CORPUS = [
         }
         """, """
         [group."web"]
-        cpuset.cpus = "2-3"
         cpuset.mems = 0
-        """, [(3, "several lines")], []),
+        """, [(3, "several lines")], ["cpuset.cpus left out (a value on several lines)"]),
     ("refused-and-unknown-knobs", """
         group web {
             memory {
@@ -541,6 +540,7 @@ def test_cgconfig_exact_text_of_perm_and_left_out_knob():
         # line 7: memory.kmem.limit_in_bytes = '1G' left out: kernel memory limits are deprecated; the kernel ignores them.
 
         [group."db".perm]
+        # task: on cgroup v2 cgman gives this owner cgroup.procs and cgroup.threads (libcgroup's task has no effect there); on v1, tasks and cgroup.procs
         admin = { uid = "root", dperm = "0775" }
         task = { uid = "postgres", fperm = "0664" }
         """)
@@ -889,7 +889,7 @@ RULES_CORPUS = [
         name = "cgrules:1"
         user = 1000
         place = "web"
-        """, []),
+        """, [(1, "libcgroup looks names up only")]),
     ("group-rule", "@staff cpu web\n", """
         [[rule]]
         name = "cgrules:1"
@@ -938,6 +938,12 @@ RULES_CORPUS = [
         name = "cgrules:1"
         exe = "/usr/bin/rsync"
         place = "web"
+
+        [[rule]]
+        name = "cgrules:1:script"
+        place = "web"
+        comm = "rsync"
+        args = "/usr/bin/rsync"
         """, []),
     ("path-procname-star-is-a-prefix", "*:/usr/bin/rsync* cpu web\n", """
         [[rule]]
@@ -983,9 +989,31 @@ RULES_CORPUS = [
         user = "alice"
         ignore = true
         """, []),
-    ("ignore-rt-left-out", "alice * web ignore_rt\n", "", [(1, "ignore_rt")]),
-    ("%p-destination-left-out", "alice * procs/%p\n", "", [(1, "%p and %P")]),
-    ("root-destination-left-out", "alice cpu /\n", "", [(1, "the root cgroup")]),
+    # A rule cgman cannot carry out stays as an ignore rule: it matched first in cgrulesengd
+    ("ignore-rt-kept-as-ignore", "alice * web ignore_rt\n", """
+        [[rule]]
+        name = "cgrules:1"
+        user = "alice"
+        ignore = true
+        """, [(1, "ignore_rt")]),
+    ("%p-destination-kept-as-ignore", "alice * procs/%p\n", """
+        [[rule]]
+        name = "cgrules:1"
+        user = "alice"
+        ignore = true
+        """, [(1, "%p and %P")]),
+    ("root-destination-kept-as-ignore", "alice cpu /\n", """
+        [[rule]]
+        name = "cgrules:1"
+        user = "alice"
+        ignore = true
+        """, [(1, "the root cgroup")]),
+    ("a-systemd-destination-kept-as-ignore", "alice cpu system.slice/x.service\n", """
+        [[rule]]
+        name = "cgrules:1"
+        user = "alice"
+        ignore = true
+        """, [(1, "systemd owns")]),
     ("template-destination", "@students cpu,memory students/%u\n", """
         [[rule]]
         name = "cgrules:1"
@@ -1017,6 +1045,10 @@ RULES_CORPUS = [
         memory = {}
 
         [group."other"]
+        cpu = {}
+        memory = {}
+        io = {}
+        pids = {}
         """, [(1, "batch is not declared"), (2, "other is not declared")]),
     ("comments", "# a comment\nalice cpu web   # trailing\n    # indented\nbob cpu web#tight\n\n", """
         [[rule]]
@@ -1029,15 +1061,21 @@ RULES_CORPUS = [
         user = "bob"
         place = "web"
         """, []),
-    ("quoted-key-and-destination", '"*:Web Content" cpu "app/my browser"\n', """
+    ("quoted-key-and-destination", '"*:Web Content" cpu "app/browser"\n', """
         [[rule]]
         name = "cgrules:1"
         comm = "Web Content"
-        place = "app/my browser"
+        place = "app/browser"
 
-        [group."app/my browser"]
+        [group."app/browser"]
         cpu = {}
-        """, [(1, "app/my browser: cgman refuses this group name"), (1, "app/my browser is not declared")]),
+        """, [(1, "app/browser is not declared")]),
+    ("a-destination-cgman-refuses-is-kept-as-ignore", '"*:Web Content" cpu "app/my browser"\n', """
+        [[rule]]
+        name = "cgrules:1"
+        comm = "Web Content"
+        ignore = true
+        """, [(1, "cgman refuses the group name")]),
     ("tabs-and-options-list", "alice\tcpu\tknown\tignore,\n", """
         [[rule]]
         name = "cgrules:1"
@@ -1073,7 +1111,7 @@ def test_cgrules_comments_explain_each_rule():
     text = comments(out)
     assert "line 1: alice cpu web" in text
     assert "line 2: % memory known left out: one group per process" in text
-    assert "line 3: bob * web ignore_rt\n# left out: ignore_rt" in text
+    assert "line 3: bob * web ignore_rt\n# not placed: ignore_rt" in text  # an ignore rule, for the order
     assert "longer than the 15 characters of a command name" in text
 
 
@@ -1420,7 +1458,7 @@ def test_cli_directory_without_conf_files_is_an_error(tmp_path, capsys):
     """An empty directory imports nothing: say so."""
     (tmp_path / "empty").mkdir()
     assert run(tmp_path, "import", "cgconfig", str(tmp_path / "empty")) != 0
-    assert "no .conf files" in capsys.readouterr().err
+    assert "no files to import" in capsys.readouterr().err
 
 
 def test_cli_missing_source_is_an_error(tmp_path, capsys):
@@ -1517,3 +1555,98 @@ def test_cli_a_cgrules_directory_is_every_file_in_name_order(tmp_path, capsys):
     assert run(tmp_path, "import", "cgrules", str(tmp_path / "rules.d"), "-o", str(out)) == 0
     assert sorted(p.name for p in out.iterdir()) == ["50-a-early.rules.toml", "51-b-late.toml"]
     assert 'user = "nobody"' in (out / "50-a-early.rules.toml").read_text()
+
+
+# --- 7. what the second review found: meaning kept, or the import refuses ------------------
+
+
+def test_a_rule_cgman_cannot_carry_out_still_shields_the_rules_after_it():
+    """`root * /` then `* * default/`: root's processes stayed out of default in cgrulesengd
+    (first match); the first rule becomes an ignore rule, so they still do."""
+    out = from_cgrules("root * /\n* * default/\n", known=("default",))
+    rules = data(out)["rule"]
+    assert [r.get("ignore", False) for r in rules] == [True, False]
+    assert rules[0]["user"] == "root" and rules[1]["place"] == "default"
+    assert_notes(out.notes, [(1, "the root cgroup")])  # and it is said, at its line
+
+
+def test_device_rules_stop_the_import(tmp_path, capsys):
+    """Dropping devices.deny would give processes the devices it denies: an error, not a
+    warning, and nothing is written."""
+    source = write(tmp_path / "c.conf", 'group box {\n    devices { devices.deny = "a *:* rwm"; }\n}\n')
+    assert run(tmp_path, "import", "cgconfig", source, "-o", str(tmp_path / "out")) == 78
+    err = capsys.readouterr().err
+    assert "c.conf:2" in err and "devices.deny" in err and "device access" in err
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_group_defined_twice_keeps_both_throttle_lines():
+    """v1 throttle files keep one limit per device: both definitions' devices stay limited."""
+    out = from_cgconfig("""
+        group b { blkio { blkio.throttle.read_bps_device = "8:0 1048576"; } }
+        group b { blkio { blkio.throttle.read_bps_device = "8:16 2097152"; } }
+        """)
+    assert data(out)["group"]["b"]["blkio"]["throttle"]["read_bps_device"] == ["8:0 1048576", "8:16 2097152"]
+
+
+def test_a_default_of_an_earlier_file_is_warned_about(tmp_path, capsys):
+    """cgconfigparser -l a -L dir (one run) carries a.conf's default into later files; cgman
+    keeps defaults per file, and says so where it matters."""
+    write(tmp_path / "d" / "a.conf", "default { perm { task { uid = root; } admin { uid = root; } } }\n")
+    write(tmp_path / "d" / "b.conf", "group gb { cpu { } }\ngroup gc { perm { task { uid = root; } "
+                                     "admin { uid = root; } } cpu { } }\n")
+    assert run(tmp_path, "import", "cgconfig", str(tmp_path / "d")) == 0
+    err = capsys.readouterr().err
+    assert "b.conf:1: group gb:" in err and "default perm" in err
+    assert "b.conf:2" not in err  # gc sets its own perm: nothing to say
+
+
+def test_mount_and_namespace_in_one_file_are_warned_about():
+    out = from_cgconfig("""
+        mount { cpu = /sys/fs/cgroup/cpu; }
+        namespace { cpu = daemons; }
+        group www { cpu { cpu.shares = 10; } }
+        """)
+    assert any(n.line == 1 and "ECGMOUNTNAMESPACE" in n.message for n in out.notes)
+    assert "daemons/www" in data(out)["group"]
+
+
+def test_the_root_group_under_a_namespace_is_the_namespace():
+    out = from_cgconfig("""
+        namespace { cpu = daemons; }
+        group / { cpu { cpu.shares = 10; } }
+        """)
+    assert data(out)["group"] == {"daemons": {"cpu": {"shares": 10}}}
+
+
+@pytest.mark.parametrize("value", ["0100000", "0x400"])
+def test_octal_and_hex_values_are_kept_as_written(value):
+    """The kernel reads cgroup numbers with base 0 (kstrtoull): 0100000 is octal there."""
+    out = from_cgconfig(f"group g {{ cpu {{ cpu.cfs_period_us = {value}; }} }}\n")
+    assert data(out)["group"]["g"]["cpu"]["cfs_period_us"] == value
+    assert any("octal" in n.message for n in out.notes)
+
+
+@pytest.mark.parametrize("name", ["user.slice", "system.slice/sshd.service", "www.example.com"])
+def test_groups_cgman_cannot_have_are_left_out_not_written(name):
+    """A name cgman refuses would make the whole configuration invalid: left out, with why."""
+    out = from_cgconfig(f'group "{name}" {{ cpu {{ cpu.shares = 10; }} }}\ngroup ok {{ cpu {{ }} }}\n')
+    assert list(data(out)["group"]) == ["ok"]
+    note = next(n for n in out.notes if n.line == 1)
+    assert ("systemd owns" if "slice" in name else "refuses the group name") in note.message
+
+
+def test_a_quote_inside_a_field_says_to_quote_the_whole_field():
+    errors = cgrules_errors('john:"my prog" cpu x\n')
+    assert len(errors) == 1 and "quote the whole field" in errors[0].message
+
+
+def test_a_missing_d_directory_is_no_error_and_other_files_are_named(tmp_path, capsys):
+    """As libcgroup: no cgrules.d is fine. cgconfigparser -L reads *.conf only (3.1+)."""
+    write(tmp_path / "cgconfig.d" / "a.conf", "group a { cpu { } }\n")
+    write(tmp_path / "cgconfig.d" / "notes.txt", "not a config\n")
+    assert run(tmp_path, "import", "cgconfig", str(tmp_path / "cgconfig.d"), str(tmp_path / "none.d")) == 0
+    err = capsys.readouterr().err
+    assert "notes.txt: not read" in err and "none.d: no such directory" in err
+    rules = write(tmp_path / "cgrules.conf", "root * a\n")
+    assert run(tmp_path, "import", "cgrules", rules, str(tmp_path / "cgrules.d")) == 0
