@@ -301,8 +301,9 @@ def _perm_value(name: str, text: str, line: int, note: Any) -> Any:
     if name in ("uid", "gid"):
         if _ID_NUMBER.match(text):
             if int(text) == 0:
-                note(line, f"{name} = 0: libcgroup refuses it (it reads 0 as no number, then looks for a user "
-                           "named \"0\"); cgman takes it as root")
+                who = "user" if name == "uid" else "group"
+                note(line, f"{name} = 0: libcgroup refuses it (it reads 0 as no number, then looks for a {who} "
+                           f"named \"0\"); cgman takes it as root")
             return int(text)
         return text
     if re.fullmatch(r"[0-7]{3,4}", text):
