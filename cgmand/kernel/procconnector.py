@@ -92,7 +92,7 @@ class Connector:
             waker.bind((0, 0))
             self._waker_port = waker.getsockname()[0]
             self._port = self.sock.getsockname()[0]
-            waker.sendto(_NOOP, (self._port, 0))  # one wake-up now, to know it works
+            waker.sendto(_NOOP, socket.MSG_DONTWAIT, (self._port, 0))  # one wake-up now, to know it works
         except OSError:
             waker.close()
             return None
@@ -106,8 +106,10 @@ class Connector:
         """From another thread: make a receive() in progress return WAKE."""
         if self._waker is not None:
             try:
-                self._waker.sendto(_NOOP, (self._port, 0))
-            except OSError:  # the queue is full: receive() returns soon anyway
+                # Never blocks: a netlink send to a full queue would wait for room (netlink_attachskb),
+                # and a full queue means receive() returns at once anyway, and looks at requests.
+                self._waker.sendto(_NOOP, socket.MSG_DONTWAIT, (self._port, 0))
+            except OSError:
                 pass
 
     def set_timeout(self, seconds: Optional[float]) -> None:

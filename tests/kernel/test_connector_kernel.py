@@ -119,3 +119,25 @@ def test_one_open_cgroup_procs_moves_many_and_a_removed_group_is_named(kenv):
     finally:
         procs.close()
     assert procs.fd == -1
+
+
+def test_wake_never_blocks_on_a_full_queue():
+    """A netlink send to a full queue waits for room; the engine's queue is full exactly
+    when it is busiest, and a reload or stop must not hang there."""
+    made = Connector(procevents.EXEC, rcvbuf=4096)
+    try:
+        done = threading.Event()
+
+        def flood():
+            for _ in range(10000):  # far more than a 4 KiB queue holds
+                made.wake()
+            done.set()
+
+        worker = threading.Thread(target=flood, daemon=True)
+        worker.start()
+        worker.join(timeout=30)
+        assert done.is_set(), "wake() blocked on the full queue"
+        got = [made.receive() for _ in range(3)]
+        assert WAKE in got  # and what was queued still reads as wake-ups
+    finally:
+        made.close()
