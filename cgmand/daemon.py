@@ -362,13 +362,27 @@ class Daemon:
                 if time.monotonic() - self.instance_born.get(name, 0.0) > INSTANCE_GRACE and not self._populated(name)]
         if not gone or self.desired is None:
             return
+        patterns = {name: self.instances[name] for name in gone}
         for name in gone:
             self._forget_instance(name)
         groups = {n: g for n, g in self.desired.groups.items() if n not in gone}
         wanted = self.desired._replace(groups=groups)
         self.reconcile("template", wanted, None)
+        # The engine may have moved a process in between the look and the removal (its
+        # cgroup.procs is open): such a group stayed (busy), and is kept on.
+        back = [name for name in gone if self._populated(name)]
+        if back:
+            for name in back:
+                self.instances[name] = patterns[name]
+                self.instance_born[name] = time.monotonic()
+            self._save_instances()
+            wanted = wanted._replace(groups=dict(wanted.groups, **{n: self.desired.groups[n] for n in back
+                                                                   if n in self.desired.groups}))
+            log.logger().info("template_groups_kept", groups=",".join(sorted(back)))
         self.desired = wanted
-        log.logger().info("template_groups_removed", groups=",".join(sorted(gone)))
+        removed = sorted(set(gone) - set(back))
+        if removed:
+            log.logger().info("template_groups_removed", groups=",".join(removed))
 
     def _forget_instance(self, name: str) -> None:
         self.instances.pop(name, None)
@@ -406,7 +420,11 @@ class Daemon:
             return None if answer.get("ok") else answer.get("error", "refused")
         pending = Request({"name": name, "pattern": pattern}, (os.getpid(), 0, 0))
         self.events.put(("instantiate", pending))
-        answer = pending.wait(60.0)
+        answer = None
+        for _ in range(600):  # 60 s, but not past a stop: stop() waits for this thread
+            answer = pending.wait(0.1)
+            if answer is not None or (self.engine is not None and self.engine.stopping):
+                break
         if answer is None:
             return "cgmand did not make the group in time"
         return None if answer.get("ok") else answer.get("error", "refused")

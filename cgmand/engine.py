@@ -41,12 +41,15 @@ if TYPE_CHECKING:  # typing costs start-up time; annotations are strings anyway
 
 from cgmand import origins, procevents, rules as rulebook
 from cgmand.errors import CgmanError, CgroupGone, KernelError, ProcessGone
+from cgmand.kernel.procconnector import TIMEOUT, WAKE, Overrun
 from cgmand.kernel.procfacts import ProcFacts, pid_namespace
 
 MASK = procevents.EXEC | procevents.UID | procevents.GID  # what the engine acts on (6.6+: filtered in the kernel)
 IDLE_WAKE = 0.5  # seconds: how long a request may wait where the connector cannot be woken
 MAX_BUFFER = 64 << 20
 RESCAN_DELAY = 1.0  # seconds of no overflow before the resynchronising scan
+RESCAN_POLL = 0.05  # while a scan waits: the receive timeout that shows the queue empty
+MAX_OPEN_GROUPS = 64  # groups whose cgroup.procs stay open (each 1-4 descriptors)
 RESCAN = "rescan"
 
 
@@ -83,6 +86,8 @@ class Engine:
         self.init_ns = pid_namespace(1, roots.proc_root)
         self._last_overflow: Optional[float] = None
         self._rescan_wanted = False
+        self._asked = buffer  # the receive buffer asked for (the kernel grants twice as much)
+        self.stopping = False
         self._attention = False  # a request, or a rescan, waits: looked at before the next receive
         self._targets_of: Any = None  # the configuration the open target files were resolved for
         self._open: Dict[str, list] = {}  # destination -> its targets, each with its cgroup.procs open
@@ -117,7 +122,9 @@ class Engine:
         # One assignment of a tuple: the engine's thread sees the old set or the new one,
         # whole. Its open files are its own: it closes them when it sees the change.
         rules = tuple(desired.rules)
-        uses_ids = any(key in rule.match for rule in rules for key in ("user", "uid", "group", "gid"))
+        # a rule that looks at ids, or places by them (batch/%u): a setuid() matters to it
+        uses_ids = any(key in rule.match for rule in rules for key in ("user", "uid", "group", "gid")) or \
+            any("%" in (rule.place or "") for rule in rules)
         self.config = (rules, host, desired, rulebook.comm_filter(rules), uses_ids)
 
     @property
@@ -133,6 +140,7 @@ class Engine:
         return self.config[2]
 
     def stop(self) -> None:
+        self.stopping = True  # a template request in flight gives up (daemon.ask_instance)
         if self.threads:
             self._request(None)
             for thread in self.threads:
@@ -153,42 +161,60 @@ class Engine:
 
     def _serve(self) -> None:
         """Receive an event, handle it, again; between two, only a flag is looked at.
-        When it is up: requests (stop, rescan) and a pending rescan's delay."""
-        from cgmand.kernel.procconnector import WAKE, Overrun
-
+        When it is up: requests (stop, rescan) and a pending rescan's timing. Nothing that
+        goes wrong in one turn ends the thread; the open files are closed on the way out."""
         connector = self.connector
         self._idle_timeout = None if connector.can_wake else IDLE_WAKE
         connector.set_timeout(self._idle_timeout)
         self._timeout_set = self._idle_timeout
-        counters = self.counters
-        while True:
-            if self._attention and self._attend():
-                return
-            try:
-                event = connector.receive()
-            except Overrun:
-                self._overrun()
-                continue
-            except OSError as err:  # not seen; logged, and never a busy loop
-                self.log("rules_error", error=f"proc connector: {err}")
-                time.sleep(1.0)
-                continue
-            if event is WAKE:
-                continue
-            if event is None:
-                counters.foreign += 1
-                continue
-            if event.pid != event.tgid and event.what == procevents.EXEC:
-                continue  # exec events name the leader (de_thread gave the exec'ing thread its pid)
-            try:
-                self.handle(event)
-            except Exception as err:  # one process must never stop the engine
-                counters.failed += 1
-                self.log("rules_error", error=f"{type(err).__name__}: {err}")
+        try:
+            while True:
+                try:
+                    if self._attention and self._attend():
+                        return
+                    self._turn(connector)
+                except Exception as err:  # never a silent death, never a busy loop
+                    self.counters.failed += 1
+                    self._log_safely(f"{type(err).__name__}: {err}")
+                    time.sleep(1.0)
+        finally:
+            self._close_targets()
+
+    def _turn(self, connector: Any) -> None:
+        try:
+            event = connector.receive()
+        except Overrun:
+            self._overrun()
+            return
+        if event is WAKE or event is TIMEOUT:
+            return
+        if event is None:
+            self.counters.foreign += 1
+            return
+        if event.pid != event.tgid and event.what == procevents.EXEC:
+            return  # exec events name the leader (de_thread gave the exec'ing thread its pid)
+        try:
+            self.handle(event)
+        except Exception as err:  # one process must never stop the engine
+            self.counters.failed += 1
+            self._log_safely(f"{type(err).__name__}: {err}")
+
+    def _log_safely(self, error: str) -> None:
+        try:
+            self.log("rules_error", error=error)
+        except Exception:  # a broken log must not end the engine either
+            pass
 
     def _attend(self) -> bool:
         """Requests and the rescan's timing; True to stop. The flag goes down first: a
-        request queued meanwhile raises it again."""
+        request queued meanwhile raises it again.
+
+        After an overflow the kernel keeps dropping events, silently, until a read leaves
+        the socket's queue empty (netlink marks the socket congested, and one ENOBUFS is
+        all it says; netlink_rcv_wake clears the mark): the scan waits for RESCAN_DELAY
+        without overflows AND for the queue to be empty after a read, so what it lists
+        from /proc is followed by events again. If the socket's drop count still grew
+        during the scan, it scans once more."""
         self._attention = False
         while not self.work.empty():  # this thread is the only consumer
             item = self.work.get_nowait()
@@ -198,17 +224,21 @@ class Engine:
         if not self._rescan_wanted:
             self._timeout(self._idle_timeout)
             return False
-        if time.monotonic() - (self._last_overflow or 0.0) >= RESCAN_DELAY:
+        if time.monotonic() - (self._last_overflow or 0.0) >= RESCAN_DELAY and self.connector.queued() in (0, None):
             self._rescan_wanted, self._last_overflow = False, None
-            try:
-                self._rescan()
-            except Exception as err:
-                self.log("rules_error", error=f"{type(err).__name__}: {err}")
+            before = self.connector.dropped()
+            self._rescan()
+            after = self.connector.dropped()
+            if before is not None and after is not None and after > before:
+                self._last_overflow, self._rescan_wanted = time.monotonic(), True
+                self._attention = True
+                self._timeout(RESCAN_POLL)
+                return False
             self._timeout(self._idle_timeout)
             return False
-        # Not quiet long enough: look again after each event, or after RESCAN_DELAY
-        # without one (the receive timeout, set once: a syscall less per event).
-        self._timeout(RESCAN_DELAY)
+        # Not yet: look again after each event, or after RESCAN_POLL without one (the
+        # receive timeout, set once: a syscall less per event).
+        self._timeout(RESCAN_POLL)
         self._attention = True
         return False
 
@@ -219,9 +249,9 @@ class Engine:
 
     def _overrun(self) -> None:
         self.counters.overflows += 1
-        size = self.connector.rcvbuf
-        if size < MAX_BUFFER:
-            self.connector.rcvbuf = self.connector.grow(min(size * 2, MAX_BUFFER))
+        if self._asked < MAX_BUFFER:  # what was asked for: the kernel reports twice that (socket(7))
+            self._asked = min(self._asked * 2, MAX_BUFFER)
+            self.connector.rcvbuf = self.connector.grow(self._asked)
         self._last_overflow = time.monotonic()
         self._rescan_wanted = self._attention = True
         self.log("rules_overflow", buffer=self.connector.rcvbuf, overflows=self.counters.overflows)
@@ -232,7 +262,11 @@ class Engine:
         placed_before = self.counters.placed
         for name in os.listdir(self.roots.proc_root):
             if name.isdigit():
-                self.place(int(name), scanned=True)
+                try:
+                    self.place(int(name), scanned=True)
+                except Exception as err:  # one process must not end the scan
+                    self.counters.failed += 1
+                    self._log_safely(f"{type(err).__name__}: {err}")
         self.log("rules_scan", duration_ms=round((time.monotonic() - started) * 1000, 1),
                  placed=self.counters.placed - placed_before)
 
@@ -406,6 +440,8 @@ class Engine:
                 done.procs.close()
             raise
         self._open[group] = opened
+        while len(self._open) > MAX_OPEN_GROUPS:  # template groups come and go: the oldest first
+            self._forget(next(iter(self._open)))
         return opened
 
     def _forget(self, group: str) -> None:
@@ -419,6 +455,7 @@ class Engine:
     def state(self) -> dict:
         out = self.counters.as_dict()
         out["rules"] = len(self.rules)
+        out["running"] = bool(self.threads) and all(thread.is_alive() for thread in self.threads)
         if self.connector is not None and hasattr(self.connector, "drops"):
             out["kernel_drops"] = self.connector.drops()
             out["buffer"] = self.connector.rcvbuf

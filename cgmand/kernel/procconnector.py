@@ -36,7 +36,10 @@ class Overrun(Exception):
 
 
 WAKE = "wake"
-"""What receive() returns for a wake-up (wake() from another thread) or a timeout."""
+"""What receive() returns for a wake-up (wake() from another thread)."""
+TIMEOUT = "timeout"
+"""What receive() returns when set_timeout()'s time passed with the queue empty."""
+SO_MEMINFO = 55  # include/uapi/linux/sock_diag.h: u32[SK_MEMINFO_VARS]; [0] RMEM_ALLOC, [8] DROPS (4.7+)
 
 
 class Connector:
@@ -122,12 +125,12 @@ class Connector:
 
     def receive(self) -> "Optional[procevents.Event] | str":
         """The next event (blocking: one recvfrom(2), the cheapest way to wait); None for a
-        datagram that is not one (counted); WAKE for a wake-up or a timeout. Raises
-        Overrun when the kernel dropped events."""
+        datagram that is not one (counted); WAKE for a wake-up; TIMEOUT when set_timeout()'s
+        time passed. Raises Overrun when the kernel dropped events."""
         try:
             data, (sender, _groups) = self.sock.recvfrom(256)
         except BlockingIOError:
-            return WAKE  # SO_RCVTIMEO passed
+            return TIMEOUT  # SO_RCVTIMEO passed: the queue is empty
         except OSError as err:
             if err.errno == errno.ENOBUFS:
                 raise Overrun() from None
@@ -142,6 +145,24 @@ class Connector:
         except procevents.Malformed:
             self.foreign += 1
             return None
+
+    def dropped(self) -> Optional[int]:
+        """The socket's drop count (SO_MEMINFO, Linux 4.7+): one getsockopt, cheap enough to
+        read around a scan. None where the kernel lacks it."""
+        try:
+            raw = self.sock.getsockopt(socket.SOL_SOCKET, SO_MEMINFO, 9 * 4)
+        except OSError:
+            return None
+        return struct.unpack_from("=9I", raw)[8] if len(raw) >= 36 else None
+
+    def queued(self) -> Optional[int]:
+        """Bytes waiting in the socket's queue (SO_MEMINFO's RMEM_ALLOC): 0 after a read
+        that emptied it, which is when netlink stops dropping (congestion cleared)."""
+        try:
+            raw = self.sock.getsockopt(socket.SOL_SOCKET, SO_MEMINFO, 9 * 4)
+        except OSError:
+            return None
+        return struct.unpack_from("=9I", raw)[0] if len(raw) >= 36 else None
 
     def drops(self) -> Optional[int]:
         """Events the kernel dropped for this socket so far (the Drops column of

@@ -34,8 +34,12 @@ class ProcFacts(Facts):
             path = f"{self.proc_root}/{self.pid}/{name}"
             try:
                 data = read_bytes(path)
-            except OSError as err:
+            except (FileNotFoundError, ProcessLookupError) as err:  # ENOENT, ESRCH: it exited
                 raise ProcessGone("read", path, err.errno or 0, f"process {self.pid} is gone") from None
+            except OSError as err:  # EMFILE, EACCES...: said, not taken for an exit
+                from cgmand.kernel.cgroupfs import fail
+
+                raise fail("read", path, err) from None
             self._cache[key] = data.decode("utf-8", "replace")
         return self._cache[key]  # type: ignore[return-value]
 
@@ -140,9 +144,17 @@ class ProcFacts(Facts):
         return self._cache["origin"]  # type: ignore[return-value]
 
     def in_cgroup(self, line: str) -> bool:
-        """Does /proc/PID/cgroup have this line (":controllers:path", the ID left out)?"""
+        """Does /proc/PID/cgroup have this line (":controllers:path", the ID left out)? A
+        whole line: a cgroup name may hold ':' (".../x::/cgman/web" is not in /cgman/web)."""
         text = self._text("cgroup")
-        return (line + "\n") in text or text.endswith(line)
+        at = text.find(line)
+        while at != -1:
+            start = text.rfind("\n", 0, at) + 1
+            end = at + len(line)
+            if text[start:at].isdigit() and (end == len(text) or text[end] == "\n"):
+                return True
+            at = text.find(line, at + 1)
+        return False
 
     def parent(self) -> Optional["ProcFacts"]:
         if "parent" not in self._cache:

@@ -362,3 +362,26 @@ def test_an_edit_that_changes_no_group_writes_nothing(inproc, monkeypatch):
     monkeypatch.setattr(commands, "reconcile_once", lambda *a, **k: pytest.fail("planned in full"))
     edit(inproc, "# a comment\n" + WEB.format(drift=0, weight=200))
     assert inproc.last["counts"] == {} and inproc.baseline is not None
+
+
+def test_a_template_group_filled_while_it_was_pruned_is_kept(inproc, monkeypatch):
+    """The engine writes through a cgroup.procs it keeps open: a process may arrive between
+    the emptiness check and the removal, which then fails (busy). The group stays known."""
+    inproc.instances["web"] = "w%u"
+    inproc.instance_born["web"] = 0.0  # long past the grace period
+    looks = iter([False, True])  # empty at the check, populated after the reconcile
+    monkeypatch.setattr(inproc, "_populated", lambda name: next(looks))
+    reconciled = []
+    monkeypatch.setattr(inproc, "reconcile", lambda why, wanted, names: reconciled.append(sorted(wanted.groups)))
+    inproc.prune_instances()
+    assert reconciled == [[]]  # it was asked to go
+    assert inproc.instances == {"web": "w%u"} and "web" in inproc.desired.groups  # and is kept on
+
+
+def test_a_template_group_still_empty_after_the_prune_is_gone(inproc, monkeypatch):
+    inproc.instances["web"] = "w%u"
+    inproc.instance_born["web"] = 0.0
+    monkeypatch.setattr(inproc, "_populated", lambda name: False)
+    monkeypatch.setattr(inproc, "reconcile", lambda why, wanted, names: None)
+    inproc.prune_instances()
+    assert inproc.instances == {} and "web" not in inproc.desired.groups

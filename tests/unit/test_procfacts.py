@@ -209,6 +209,14 @@ def test_in_cgroup_is_a_whole_line(proc, line, inside):
     assert facts(proc, 4242).in_cgroup(line) is inside
 
 
+def test_in_cgroup_is_not_fooled_by_a_colon_in_a_cgroup_name(proc):
+    """cgroup names may hold ':': a delegated ".../x::/cgman/web" is not /cgman/web."""
+    build(proc, {"7000": {"cgroup": "3:cpu:/user.slice/x:cpu:/cgman/web\n0::/user.slice/y::/cgman/web\n"}})
+    assert not facts(proc, 7000).in_cgroup(":cpu:/cgman/web")
+    assert not facts(proc, 7000).in_cgroup("::/cgman/web")
+    assert facts(proc, 7000).in_cgroup("::/user.slice/y::/cgman/web")
+
+
 def test_in_cgroup_reads_a_last_line_without_newline(proc):
     build(proc, {"7000": {"cgroup": "12:pids:/a\n0::/y"}})
     assert facts(proc, 7000).in_cgroup("::/y") and not facts(proc, 7000).in_cgroup("::/")
