@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import os
 import queue
-import signal
 import threading
 import time
 
@@ -42,7 +41,7 @@ if TYPE_CHECKING:  # typing costs start-up time; annotations are strings anyway
 from cgmand import origins, procevents, rules as rulebook
 from cgmand.errors import CgmanError, CgroupGone, KernelError, ProcessGone
 from cgmand.kernel.procconnector import TIMEOUT, WAKE, Overrun
-from cgmand.kernel.procfacts import ProcFacts, pid_namespace
+from cgmand.kernel.procfacts import ProcFacts, pid_namespace, pin, pinned_alive, unpin
 
 MASK = procevents.EXEC | procevents.UID | procevents.GID  # what the engine acts on (6.6+: filtered in the kernel)
 IDLE_WAKE = 0.5  # seconds: how long a request may wait where the connector cannot be woken
@@ -260,13 +259,14 @@ class Engine:
         self.counters.rescans += 1
         started = time.monotonic()
         placed_before = self.counters.placed
-        for name in os.listdir(self.roots.proc_root):
-            if name.isdigit():
-                try:
-                    self.place(int(name), scanned=True)
-                except Exception as err:  # one process must not end the scan
-                    self.counters.failed += 1
-                    self._log_safely(f"{type(err).__name__}: {err}")
+        from cgmand.kernel.procinfo import pids
+
+        for pid in pids(self.roots.proc_root):
+            try:
+                self.place(pid, scanned=True)
+            except Exception as err:  # one process must not end the scan
+                self.counters.failed += 1
+                self._log_safely(f"{type(err).__name__}: {err}")
         self.log("rules_scan", duration_ms=round((time.monotonic() - started) * 1000, 1),
                  placed=self.counters.placed - placed_before)
 
@@ -313,19 +313,14 @@ class Engine:
             # named it (pidfd_open(2), 5.3+). Taken after the decision, which most processes
             # never pass: two syscalls fewer each.
             if self.roots.proc_root == "/proc":  # the real processes (tests give a fake /proc)
-                try:
-                    pinned = os.pidfd_open(pid)
-                except ProcessLookupError:
-                    return "gone"
-                except OSError:  # an older kernel: the start time checks instead
-                    pinned = None
+                pinned = pin(pid)  # None on a kernel without pidfds: the start time checks instead
             start = None if pinned is not None else facts.identity()[1]
             return self._move(pid, pinned, start, rulebook.destination(rule, facts), rule, facts)
         except ProcessGone:
             return "gone"
         finally:
             if pinned is not None:
-                os.close(pinned)
+                unpin(pinned)
 
     def _origin_allowed(self, facts: Any, rule: rulebook.Rule, host: Any) -> bool:
         """The origin policy. The pid namespace (a readlink) is read only when it decides:
@@ -391,11 +386,7 @@ class Engine:
     def _same(self, pid: int, pinned: Optional[int], start: Optional[int]) -> bool:
         """Is the process looked at still alive, so that its pid named it at the write?"""
         if pinned is not None:
-            try:
-                signal.pidfd_send_signal(pinned, 0)
-                return True
-            except ProcessLookupError:
-                return False
+            return pinned_alive(pinned)
         from cgmand.kernel import procinfo
 
         try:

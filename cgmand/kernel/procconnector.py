@@ -147,22 +147,21 @@ class Connector:
             return None
 
     def dropped(self) -> Optional[int]:
-        """The socket's drop count (SO_MEMINFO, Linux 4.7+): one getsockopt, cheap enough to
-        read around a scan. None where the kernel lacks it."""
-        try:
-            raw = self.sock.getsockopt(socket.SOL_SOCKET, SO_MEMINFO, 9 * 4)
-        except OSError:
-            return None
-        return struct.unpack_from("=9I", raw)[8] if len(raw) >= 36 else None
+        """The socket's drop count: cheap enough to read around a scan. None where the
+        kernel lacks SO_MEMINFO."""
+        return self._meminfo(8)
 
     def queued(self) -> Optional[int]:
-        """Bytes waiting in the socket's queue (SO_MEMINFO's RMEM_ALLOC): 0 after a read
-        that emptied it, which is when netlink stops dropping (congestion cleared)."""
+        """Bytes waiting in the socket's queue: 0 after a read that emptied it, which is
+        when netlink stops dropping (congestion cleared)."""
+        return self._meminfo(0)
+
+    def _meminfo(self, index: int) -> Optional[int]:
         try:
             raw = self.sock.getsockopt(socket.SOL_SOCKET, SO_MEMINFO, 9 * 4)
         except OSError:
             return None
-        return struct.unpack_from("=9I", raw)[0] if len(raw) >= 36 else None
+        return struct.unpack_from("=9I", raw)[index] if len(raw) >= 36 else None
 
     def drops(self) -> Optional[int]:
         """Events the kernel dropped for this socket so far (the Drops column of

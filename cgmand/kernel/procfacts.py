@@ -173,3 +173,30 @@ def pid_namespace(pid: int, proc_root: str = "/proc") -> Optional[str]:
         return os.readlink(f"{proc_root}/{pid}/ns/pid")
     except OSError:
         return None
+
+
+def pin(pid: int) -> Optional[int]:
+    """A pidfd for the process (pidfd_open(2), 5.3+): it refers to this process and no
+    later one with its pid. None where the kernel has none (the caller checks the start
+    time instead). ProcessGone if it has exited."""
+    try:
+        return os.pidfd_open(pid)
+    except ProcessLookupError:
+        raise ProcessGone("pidfd_open", str(pid), 3, f"process {pid} is gone") from None
+    except OSError:
+        return None
+
+
+def pinned_alive(pinned: int) -> bool:
+    """Is the pinned process still alive (pidfd_send_signal with signal 0)?"""
+    import signal
+
+    try:
+        signal.pidfd_send_signal(pinned, 0)
+        return True
+    except ProcessLookupError:
+        return False
+
+
+def unpin(pinned: int) -> None:
+    os.close(pinned)

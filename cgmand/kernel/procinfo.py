@@ -9,7 +9,7 @@ from __future__ import annotations
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # typing costs start-up time; annotations are strings anyway
-    from typing import Tuple
+    from typing import List, Tuple
 
 from cgmand.errors import ProcessGone
 
@@ -68,6 +68,13 @@ def line(pid: int, proc_root: str = "/proc") -> list:
         except ProcessGone:
             return found
         current = up
+
+
+def pids(proc_root: str = "/proc") -> "List[int]":
+    """The process ids /proc lists now."""
+    import os
+
+    return [int(name) for name in os.listdir(proc_root) if name.isdigit()]
 
 
 def processes(proc_root: str = "/proc") -> dict:
