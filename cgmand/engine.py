@@ -20,7 +20,8 @@ Start-up has no gap: subscribe first, then scan /proc, then handle what queued
 meanwhile (a process seen twice is only placed again, which changes nothing).
 When the kernel drops events (ENOBUFS), the engine counts it, doubles the
 socket's buffer (up to MAX_BUFFER) and, once RESCAN_DELAY has passed without
-another overflow, scans /proc again: every process still alive is placed.
+another overflow and a read has emptied the queue (until then netlink drops
+silently), scans /proc again: every process still alive is placed.
 
 Never moved: PID 1, kernel threads, zombies, cgmand itself, processes a rule's
 origin policy does not reach (cgmand/origins.py), and sticky processes
