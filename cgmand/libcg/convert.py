@@ -273,6 +273,17 @@ def _settings(block: cgconfig.Block, controller: str, knobs: Dict[str, Any], com
                                "(2.0 wrote each line in turn); left out")
             left_out += tw.comment(f"line {setting.line}: {setting.key} left out (a value on several lines).")
             continue
+        if setting.key == "io.weight" and not _INT.match(raw.strip()):
+            words = raw.split()
+            if len(words) == 2 and words[0] == "default" and _INT.match(words[1]):
+                knobs[setting.key] = int(words[1])  # the file's own syntax; cgman's key takes the weight
+                comments += tw.comment(f"line {setting.line}: io.weight = \"{raw}\" -> {words[1]}")
+                continue
+            note(setting.line, f"io.weight = {raw!r}: cgman sets the default weight only (not per device); "
+                               "left out")
+            left_out += tw.comment(f"line {setting.line}: io.weight = {raw!r} left out: per-device weights are "
+                                   "not managed by cgman.")
+            continue
         if re.match(r"^-?0\d|^0[xX]", raw):
             note(setting.line, f"{setting.key} = {raw}: the kernel reads a leading 0 as octal and 0x as hex; kept "
                                "as written, for cgman to check")

@@ -1650,3 +1650,13 @@ def test_a_missing_d_directory_is_no_error_and_other_files_are_named(tmp_path, c
     assert "notes.txt: not read" in err and "none.d: no such directory" in err
     rules = write(tmp_path / "cgrules.conf", "root * a\n")
     assert run(tmp_path, "import", "cgrules", rules, str(tmp_path / "cgrules.d")) == 0
+
+
+def test_io_weight_in_the_files_own_syntax():
+    """io.weight = "default 200" (what the kernel file shows) is the weight 200; a
+    per-device weight has no cgman form: left out, and said."""
+    out = from_cgconfig('group g { io { io.weight = "default 200"; } }\n')
+    assert data(out)["group"]["g"]["io"]["weight"] == 200 and out.notes == []
+    out = from_cgconfig('group g { io { io.weight = "8:0 50"; } }\n')
+    assert data(out)["group"]["g"] == {"io": {}}
+    assert_notes(out.notes, [(1, "not per device")])
