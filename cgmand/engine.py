@@ -49,6 +49,7 @@ IDLE_WAKE = 0.5  # seconds: how long a request may wait where the connector cann
 MAX_BUFFER = 64 << 20
 RESCAN_DELAY = 1.0  # seconds of no overflow before the resynchronising scan
 RESCAN_POLL = 0.05  # while a scan waits: the receive timeout that shows the queue empty
+FAILURE_PAUSE = 1.0  # seconds after a turn that failed: a persistent fault never makes a busy loop
 MAX_OPEN_GROUPS = 64  # groups whose cgroup.procs stay open (each 1-4 descriptors)
 RESCAN = "rescan"
 
@@ -176,7 +177,7 @@ class Engine:
                 except Exception as err:  # never a silent death, never a busy loop
                     self.counters.failed += 1
                     self._log_safely(f"{type(err).__name__}: {err}")
-                    time.sleep(1.0)
+                    time.sleep(FAILURE_PAUSE)
         finally:
             self._close_targets()
 

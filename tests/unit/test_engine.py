@@ -374,3 +374,27 @@ def test_a_failing_scan_of_one_process_does_not_end_the_scan(made, monkeypatch):
     monkeypatch.setattr(made, "place", place)
     made._rescan()
     assert made.moved == [501] and made.counters.failed == 1
+
+
+def test_a_turn_that_fails_is_logged_and_the_engine_goes_on(made, monkeypatch):
+    """Nothing that goes wrong in one turn ends the thread: logged, counted, next event."""
+    monkeypatch.setattr(engine_mod, "FAILURE_PAUSE", 0.01)
+    made.start()
+    real = made.connector.receive
+    failed = []
+
+    def receive():
+        if not failed:
+            failed.append(1)
+            raise RuntimeError("the socket went strange")
+        return real()
+
+    made.connector.receive = receive
+    made.connector.put(WAKE)  # wakes the first receive, which now fails
+    proc(made.tmp, 600, comm="cc1")
+    made.connector.put(pe.parse(pe.build(pe.EXEC, 600, 600)))
+    assert wait(lambda: made.moved == [600])
+    assert made.counters.failed == 1 and made.state()["running"]
+    assert any(entry[0] == "rules_error" and "socket went strange" in entry[1]["error"]
+               for entry in made.logged if isinstance(entry, tuple))
+    made.stop()
